@@ -50,6 +50,8 @@ export interface RestoredState {
   entries: Entry[]
   /** The index the state machine has applied (≥ snapshot.index). */
   applied: number
+  /** The snapshot's data, if the application keeps it in memory; else empty and streamed by the transport. */
+  snapshotData?: Uint8Array
 }
 
 export function bootstrapState(voters: NodeId[], learners: NodeId[] = []): RestoredState {
