@@ -1,0 +1,306 @@
+// The real transport: fixed-size control messages over UDP (what the XDP path answers), and
+// length-prefixed frames over TCP for appends, snapshots and forwarded reads. Every malformed
+// input is counted and dropped; nothing a peer sends can throw out of a socket handler.
+import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { createServer, connect, type Server, type Socket } from 'node:net'
+import type { Logger } from 'pino'
+import { MsgType, type Message, type NodeId, type SnapshotMeta } from '../raft/types.ts'
+import { decodeDataMessage, encodeAppend, encodeReadIndex, encodeSnapshotChunk } from './datamsg.ts'
+import { FrameDecoder } from './frame.ts'
+import { decodeControl, encodeControl, isControlType, newWireCounters, type WireCounters } from './wire.ts'
+import type { PeerResolver, Transport } from './transport.ts'
+
+export interface NetTransportOptions {
+  id: NodeId
+  clusterId: number
+  /** SipHash key for control messages; null runs without authentication (development only). */
+  key: Uint8Array | null
+  /** Where to listen (UDP and TCP share the port number). */
+  host: string
+  port: number
+  peers: PeerResolver
+  log: Logger
+  /** Bytes queued on one peer connection beyond which appends are dropped (Raft resends). */
+  maxQueuedBytes?: number
+}
+
+export interface TransportCounters {
+  wire: WireCounters
+  misaddressed: number
+  udpSent: number
+  udpReceived: number
+  tcpFramesSent: number
+  tcpFramesReceived: number
+  tcpBadFrames: number
+  tcpDroppedBackpressure: number
+  tcpConnects: number
+}
+
+const RECONNECT_MIN_MS = 20
+const RECONNECT_MAX_MS = 1000
+
+/** One outbound TCP connection to a peer, reconnecting with backoff; never blocks the others. */
+class PeerLink {
+  private sock: Socket | null = null
+  private connected = false
+  private backoff = RECONNECT_MIN_MS
+  private retryTimer: NodeJS.Timeout | null = null
+  private pending: Buffer[] = []
+  private pendingBytes = 0
+  private closed = false
+
+  constructor(
+    private readonly id: NodeId,
+    private readonly t: NetTransport,
+  ) {}
+
+  write(frame: Buffer): void {
+    if (this.closed) return
+    if (this.connected && this.sock) {
+      if (this.sock.writableLength > this.t.maxQueuedBytes) {
+        // A slow or dead peer: drop rather than buffer without bound; Raft will resend.
+        this.t.counters.tcpDroppedBackpressure++
+        return
+      }
+      this.sock.write(frame)
+      this.t.counters.tcpFramesSent++
+      return
+    }
+    if (this.pendingBytes + frame.length > this.t.maxQueuedBytes) {
+      this.t.counters.tcpDroppedBackpressure++
+      return
+    }
+    this.pending.push(frame)
+    this.pendingBytes += frame.length
+    this.ensureConnecting()
+  }
+
+  private ensureConnecting(): void {
+    if (this.sock || this.retryTimer || this.closed) return
+    const addr = this.t.peers(this.id)
+    if (!addr) {
+      this.pending = []
+      this.pendingBytes = 0
+      return
+    }
+    const s = connect({ host: addr.host, port: addr.port })
+    this.sock = s
+    s.setNoDelay(true)
+    s.on('connect', () => {
+      this.connected = true
+      this.backoff = RECONNECT_MIN_MS
+      this.t.counters.tcpConnects++
+      for (const f of this.pending) s.write(f)
+      this.t.counters.tcpFramesSent += this.pending.length
+      this.pending = []
+      this.pendingBytes = 0
+    })
+    // Peers only ever send us data on their own connections; ignore anything coming back.
+    s.on('data', () => undefined)
+    s.on('error', () => undefined)
+    s.on('close', () => {
+      this.sock = null
+      this.connected = false
+      if (this.closed) return
+      // Frames queued while down are stale by the time we reconnect: Raft resends what matters.
+      this.pending = []
+      this.pendingBytes = 0
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null
+        if (this.pending.length > 0) this.ensureConnecting()
+      }, this.backoff)
+      this.backoff = Math.min(this.backoff * 2, RECONNECT_MAX_MS)
+    })
+  }
+
+  close(): void {
+    this.closed = true
+    if (this.retryTimer) clearTimeout(this.retryTimer)
+    this.sock?.destroy()
+  }
+}
+
+export class NetTransport implements Transport {
+  onMessage: (m: Message) => void = () => undefined
+  onSnapshotChunk: (m: Message, meta: SnapshotMeta, chunk: Uint8Array, last: boolean) => void | Promise<void> = () => undefined
+  readonly counters: TransportCounters = {
+    wire: newWireCounters(),
+    misaddressed: 0,
+    udpSent: 0,
+    udpReceived: 0,
+    tcpFramesSent: 0,
+    tcpFramesReceived: 0,
+    tcpBadFrames: 0,
+    tcpDroppedBackpressure: 0,
+    tcpConnects: 0,
+  }
+  readonly maxQueuedBytes: number
+  readonly peers: PeerResolver
+  private readonly udp: UdpSocket
+  private readonly tcp: Server
+  private readonly links = new Map<NodeId, PeerLink>()
+  private readonly inbound = new Set<Socket>()
+
+  private constructor(
+    private readonly o: NetTransportOptions,
+    udp: UdpSocket,
+    tcp: Server,
+  ) {
+    this.udp = udp
+    this.tcp = tcp
+    this.peers = o.peers
+    this.maxQueuedBytes = o.maxQueuedBytes ?? 64 << 20
+  }
+
+  static async listen(o: NetTransportOptions): Promise<NetTransport> {
+    const udp = createSocket({ type: o.host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false })
+    const tcp = createServer()
+    const t = new NetTransport(o, udp, tcp)
+    udp.on('message', (buf) => t.onDatagram(buf))
+    udp.on('error', (e) => o.log.error({ err: e }, 'udp socket error'))
+    tcp.on('connection', (s) => t.onConnection(s))
+    tcp.on('error', (e) => o.log.error({ err: e }, 'tcp server error'))
+    await new Promise<void>((resolve, reject) => {
+      udp.once('error', reject)
+      udp.bind(o.port, o.host, () => {
+        udp.off('error', reject)
+        resolve()
+      })
+    })
+    await new Promise<void>((resolve, reject) => {
+      tcp.once('error', reject)
+      tcp.listen(o.port, o.host, () => {
+        tcp.off('error', reject)
+        resolve()
+      })
+    })
+    return t
+  }
+
+  send(m: Message): void {
+    try {
+      if (isControlType(m.type)) {
+        const addr = this.peers(m.to)
+        if (!addr) return
+        // dgram keeps a reference until the packet is handed to the kernel: a fresh buffer each time.
+        const buf = encodeControl(m, this.o.clusterId, this.o.key)
+        this.udp.send(buf, addr.port, addr.host)
+        this.counters.udpSent++
+        return
+      }
+      let frame: Buffer
+      if (m.type === MsgType.Append) frame = encodeAppend(m, this.o.clusterId)
+      else if (m.type === MsgType.ReadIndex || m.type === MsgType.ReadIndexResp) frame = encodeReadIndex(m, this.o.clusterId)
+      else return
+      this.link(m.to).write(frame)
+    } catch (e) {
+      this.o.log.error({ err: e, type: m.type, to: m.to }, 'cannot encode message')
+    }
+  }
+
+  async sendSnapshot(m: Message, meta: SnapshotMeta, chunks: AsyncIterable<Uint8Array>): Promise<void> {
+    const addr = this.peers(m.to)
+    if (!addr) throw new Error(`no address for node ${m.to}`)
+    const s = connect({ host: addr.host, port: addr.port })
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.once('connect', resolve)
+        s.once('error', reject)
+      })
+      let offset = 0
+      const it = chunks[Symbol.asyncIterator]()
+      let cur = await it.next()
+      while (!cur.done) {
+        const next = await it.next()
+        const data = cur.value
+        const frame = encodeSnapshotChunk(m, this.o.clusterId, { meta, offset, total: 0, last: next.done === true, data })
+        offset += data.length
+        // Respect backpressure: a snapshot may be far larger than memory wants to hold.
+        if (!s.write(frame)) await new Promise<void>((resolve, reject) => {
+          s.once('drain', resolve)
+          s.once('error', reject)
+        })
+        this.counters.tcpFramesSent++
+        cur = next
+      }
+      await new Promise<void>((resolve) => s.end(resolve))
+    } finally {
+      s.destroy()
+    }
+  }
+
+  private link(id: NodeId): PeerLink {
+    let l = this.links.get(id)
+    if (!l) {
+      l = new PeerLink(id, this)
+      this.links.set(id, l)
+    }
+    return l
+  }
+
+  private onDatagram(buf: Buffer): void {
+    this.counters.udpReceived++
+    const m = decodeControl(buf, this.o.clusterId, this.o.key, this.counters.wire)
+    if (!m) return
+    if (!this.peers(m.from) || m.from === this.o.id) {
+      this.counters.wire.unknownPeer++
+      return
+    }
+    if (m.to !== this.o.id) {
+      this.counters.misaddressed++
+      return
+    }
+    this.onMessage(m)
+  }
+
+  private onConnection(s: Socket): void {
+    this.inbound.add(s)
+    s.setNoDelay(true)
+    // Chunks of one snapshot must be handled strictly in order, even though handling is async.
+    let chain: Promise<void> = Promise.resolve()
+    const dec = new FrameDecoder((kind, payload) => {
+      const r = decodeDataMessage(kind, payload, this.o.clusterId)
+      if (!r.ok) {
+        this.counters.tcpBadFrames++
+        this.o.log.warn({ code: r.error.code, msg: r.error.message, peer: s.remoteAddress }, 'bad data frame; closing connection')
+        s.destroy()
+        return
+      }
+      const { msg, chunk } = r.value
+      if (!this.peers(msg.from) || msg.to !== this.o.id) {
+        this.counters.misaddressed++
+        return
+      }
+      this.counters.tcpFramesReceived++
+      if (chunk) {
+        const data = chunk.data.slice()
+        chain = chain.then(() => this.onSnapshotChunk(msg, chunk.meta, data, chunk.last)).catch(() => undefined)
+        return
+      }
+      // Entries outlive the socket chunk they arrived in: copy so the log does not pin it.
+      for (const e of msg.entries) e.data = e.data.slice()
+      this.onMessage(msg)
+    })
+    s.on('data', (d: Buffer) => {
+      const err = dec.push(d)
+      if (err && !s.destroyed) {
+        this.counters.tcpBadFrames++
+        this.o.log.warn({ code: err.code, msg: err.message, peer: s.remoteAddress }, 'bad data stream; closing connection')
+        s.destroy()
+      }
+    })
+    s.on('error', () => undefined)
+    s.on('close', () => this.inbound.delete(s))
+  }
+
+  close(): void {
+    for (const l of this.links.values()) l.close()
+    for (const s of this.inbound) s.destroy()
+    try {
+      this.udp.close()
+    } catch {
+      // already closed
+    }
+    this.tcp.close()
+  }
+}
