@@ -1,0 +1,49 @@
+// The `raftkv` command.
+import { runLocal } from './cluster/local.ts'
+import { parseNodeArgs, UsageError } from './node/options.ts'
+import { runNode } from './node/main.ts'
+
+const usage = `usage:
+  raftkv node --id N [--peers 1=host:port,…] [--data-dir DIR] [--http-port P] [--cluster-secret S] …
+  raftkv local [--nodes 3] [--data-dir ./data]     a local cluster of processes on loopback`
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv
+  switch (cmd) {
+    case 'node': {
+      const cfg = parseNodeArgs(rest)
+      const running = await runNode(cfg)
+      let closing = false
+      const shutdown = (sig: string): void => {
+        if (closing) return
+        closing = true
+        // Graceful: hand leadership away, drain the loop, close the database.
+        running
+          .close()
+          .then(() => process.exit(0))
+          .catch((e: unknown) => {
+            console.error(`shutdown after ${sig} failed:`, e)
+            process.exit(1)
+          })
+      }
+      process.on('SIGTERM', () => shutdown('SIGTERM'))
+      process.on('SIGINT', () => shutdown('SIGINT'))
+      return
+    }
+    case 'local':
+      await runLocal(rest)
+      return
+    default:
+      console.error(usage)
+      process.exit(2)
+  }
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  if (e instanceof UsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+    console.error(`raftkv: ${e.message}\n${usage}`)
+    process.exit(2)
+  }
+  console.error('raftkv: fatal:', e)
+  process.exit(1)
+})

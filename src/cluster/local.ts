@@ -1,0 +1,92 @@
+// `raftkv local`: a cluster of node processes on loopback, one per member, data under ./data.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { fileURLToPath } from 'node:url'
+
+const cliPath = fileURLToPath(new URL('../cli.ts', import.meta.url))
+
+export interface LocalClusterOptions {
+  nodes: number
+  dataDir: string
+  host: string
+  raftPortBase: number
+  httpPortBase: number
+  extraArgs: string[]
+  /** Where each node's output goes: 'inherit' (terminal) or 'ignore'. */
+  stdio: 'inherit' | 'ignore' | 'pipe'
+}
+
+export function nodeArgs(o: LocalClusterOptions, id: number): string[] {
+  const peers = Array.from({ length: o.nodes }, (_, i) => `${i + 1}=${o.host}:${o.raftPortBase + i + 1}`).join(',')
+  return [
+    'node',
+    '--id', String(id),
+    '--peers', peers,
+    '--peer-template', `${o.host}:{port}`,
+    '--raft-port-base', String(o.raftPortBase),
+    '--http-port', String(o.httpPortBase + id),
+    '--data-dir', join(o.dataDir, `node${id}`),
+    ...o.extraArgs,
+  ]
+}
+
+/** Starts one node process running the CLI through tsx. */
+export function spawnNode(args: string[], stdio: LocalClusterOptions['stdio']): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], { stdio: ['ignore', stdio, stdio] })
+}
+
+export async function runLocal(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      nodes: { type: 'string', default: '3' },
+      'data-dir': { type: 'string', default: './data' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'raft-port-base': { type: 'string', default: '7000' },
+      'http-port-base': { type: 'string', default: '8079' },
+    },
+  })
+  const n = Number(values.nodes)
+  if (!Number.isInteger(n) || n < 1 || n > 9) throw new Error('--nodes must be 1 to 9')
+  const o: LocalClusterOptions = {
+    nodes: n,
+    dataDir: resolve(values['data-dir']),
+    host: values.host,
+    raftPortBase: Number(values['raft-port-base']),
+    httpPortBase: Number(values['http-port-base']),
+    extraArgs: positionals,
+    stdio: 'inherit',
+  }
+  mkdirSync(o.dataDir, { recursive: true })
+  const children = new Map<number, ChildProcess>()
+  let stopping = false
+  for (let id = 1; id <= n; id++) {
+    const c = spawnNode(nodeArgs(o, id), o.stdio)
+    children.set(id, c)
+    c.on('exit', (code, sig) => {
+      children.delete(id)
+      if (!stopping) console.error(`node ${id} exited (${sig ?? code})`)
+      if (children.size === 0) process.exit(stopping ? 0 : 1)
+    })
+  }
+  console.log(`raftkv: local cluster of ${n} nodes, data under ${o.dataDir}`)
+  for (let id = 1; id <= n; id++) {
+    console.log(`  node ${id}: http http://${o.host}:${o.httpPortBase + id}  raft ${o.host}:${o.raftPortBase + id} (udp+tcp)`)
+  }
+  console.log('Ctrl-C stops the cluster; starting again resumes it from its data.')
+  const stop = (): void => {
+    if (stopping) return
+    stopping = true
+    for (const c of children.values()) c.kill('SIGTERM')
+    // A node that does not stop in time is killed; its data is safe either way.
+    setTimeout(() => {
+      for (const c of children.values()) c.kill('SIGKILL')
+    }, 5000).unref()
+  }
+  process.on('SIGINT', stop)
+  process.on('SIGTERM', stop)
+}

@@ -1,0 +1,94 @@
+// Composition root of one node process: storage, transport, run loop, HTTP.
+import { mkdir } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import pino, { type Logger } from 'pino'
+import { KvStateMachine } from '../kv/statemachine.ts'
+import { RaftStorage } from '../storage/raft-storage.ts'
+import { NetTransport } from '../transport/net-transport.ts'
+import { deriveKey } from '../transport/wire.ts'
+import type { NodeId } from '../raft/types.ts'
+import type { PeerAddress } from '../transport/transport.ts'
+import { buildHttp } from './http.ts'
+import { resolveTemplate, type NodeConfig } from './options.ts'
+import { RaftNode } from './raftnode.ts'
+
+export interface RunningNode {
+  node: RaftNode
+  close(): Promise<void>
+  httpPort: number
+}
+
+/** A seeded generator for election timeouts, seeded from the OS (the core itself stays pure). */
+function osRandom(): () => number {
+  const seed = randomBytes(4).readUInt32LE(0)
+  let s = seed
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let t = s
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.logLevel })): Promise<RunningNode> {
+  const l = log.child({ node: cfg.id })
+  if (!cfg.secret) l.warn('running without a cluster secret: control messages are not authenticated (development only)')
+  await mkdir(cfg.dataDir, { recursive: true })
+  const storage = await RaftStorage.open(cfg.dataDir)
+  const resolve = (id: NodeId): PeerAddress | undefined => {
+    const p = cfg.peers.get(id)
+    if (p) return p
+    return cfg.peerTemplate ? resolveTemplate(cfg.peerTemplate, id, cfg.raftPortBase) : undefined
+  }
+  const transport = await NetTransport.listen({
+    id: cfg.id,
+    clusterId: cfg.clusterId,
+    key: cfg.secret ? deriveKey(cfg.secret) : null,
+    host: cfg.host,
+    port: cfg.raftPort,
+    peers: resolve,
+    log: l.child({ component: 'transport' }),
+  })
+  const sm = new KvStateMachine(storage)
+  const node = await RaftNode.start(
+    {
+      id: cfg.id,
+      initialMembers: cfg.initialMembers,
+      join: cfg.join,
+      tickMs: cfg.tickMs,
+      heartbeatTick: Math.max(1, Math.round(cfg.heartbeatMs / cfg.tickMs)),
+      electionTick: Math.max(2, Math.round(cfg.electionMs / cfg.tickMs)),
+      snapshotEntries: cfg.snapshotEntries,
+      compactionMargin: Math.min(5000, Math.floor(cfg.snapshotEntries / 2)),
+      requestTimeoutMs: cfg.requestTimeoutMs,
+      preVote: true,
+      checkQuorum: true,
+      readOnly: 'safe',
+      random: osRandom(),
+    },
+    storage,
+    sm,
+    transport,
+    l,
+  )
+  const http = buildHttp({
+    node,
+    sm,
+    log: l,
+    extraStatus: () => ({ transport: transport.counters, storage: storage.stats(), node: node.counters }),
+  })
+  await http.listen({ port: cfg.httpPort, host: cfg.host })
+  const addr = http.server.address()
+  const httpPort = typeof addr === 'object' && addr ? addr.port : cfg.httpPort
+  l.info({ raft: `${cfg.host}:${cfg.raftPort}`, http: `http://${cfg.host}:${httpPort}` }, 'node listening')
+  return {
+    node,
+    httpPort,
+    async close() {
+      await node.stop()
+      await http.close()
+      await storage.close()
+    },
+  }
+}

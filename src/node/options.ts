@@ -1,0 +1,133 @@
+// Command-line options of one node, with their defaults (DESIGN §7: node i listens on RESP 6378+i,
+// HTTP 8079+i, Raft UDP+TCP 7000+i).
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import type { NodeId } from '../raft/types.ts'
+import type { PeerAddress } from '../transport/transport.ts'
+
+export interface NodeConfig {
+  id: NodeId
+  dataDir: string
+  host: string
+  raftPort: number
+  httpPort: number
+  /** Known peers (the initial members, and anyone else listed). */
+  peers: Map<NodeId, PeerAddress>
+  /** How to reach members not listed (added later): `{id}`, `{ordinal}` and `{port}` are replaced. */
+  peerTemplate: string | null
+  /** The base of `{port}` in the template: port = raftPortBase + id. */
+  raftPortBase: number
+  initialMembers: NodeId[]
+  join: boolean
+  clusterId: number
+  secret: string | null
+  tickMs: number
+  heartbeatMs: number
+  electionMs: number
+  snapshotEntries: number
+  requestTimeoutMs: number
+  logLevel: string
+}
+
+export class UsageError extends Error {}
+
+function int(name: string, v: string | undefined, def: number, min: number, max: number): number {
+  if (v === undefined) return def
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(v)}`)
+  return n
+}
+
+export function parseAddress(s: string): PeerAddress {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d+)$/.exec(s.trim())
+  if (!m) throw new UsageError(`bad address ${JSON.stringify(s)} (want host:port)`)
+  const port = Number(m[2])
+  if (port < 1 || port > 65535) throw new UsageError(`bad port in ${JSON.stringify(s)}`)
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port }
+}
+
+/** "1=127.0.0.1:7001,2=127.0.0.1:7002" → map. */
+export function parsePeers(s: string): Map<NodeId, PeerAddress> {
+  const out = new Map<NodeId, PeerAddress>()
+  for (const part of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=')
+    if (eq < 0) throw new UsageError(`bad peer ${JSON.stringify(part)} (want id=host:port)`)
+    const id = Number(part.slice(0, eq))
+    if (!Number.isInteger(id) || id < 1 || id > 65535) throw new UsageError(`bad peer id in ${JSON.stringify(part)}`)
+    out.set(id, parseAddress(part.slice(eq + 1)))
+  }
+  return out
+}
+
+export function resolveTemplate(template: string, id: NodeId, portBase: number): PeerAddress {
+  const s = template
+    .replaceAll('{id}', String(id))
+    .replaceAll('{ordinal}', String(id - 1))
+    .replaceAll('{port}', String(portBase + id))
+  return parseAddress(s)
+}
+
+export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeConfig {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      id: { type: 'string' },
+      'data-dir': { type: 'string' },
+      host: { type: 'string' },
+      'raft-port': { type: 'string' },
+      'http-port': { type: 'string' },
+      peers: { type: 'string' },
+      'peer-template': { type: 'string' },
+      'raft-port-base': { type: 'string' },
+      'initial-members': { type: 'string' },
+      join: { type: 'boolean' },
+      'cluster-id': { type: 'string' },
+      'cluster-secret': { type: 'string' },
+      'cluster-secret-file': { type: 'string' },
+      'tick-ms': { type: 'string' },
+      'heartbeat-ms': { type: 'string' },
+      'election-ms': { type: 'string' },
+      'snapshot-entries': { type: 'string' },
+      'request-timeout-ms': { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  })
+  const id = int('id', values.id ?? env.RAFTKV_ID, 0, 1, 65535)
+  if (id === 0) throw new UsageError('--id is required')
+  const peers = values.peers ? parsePeers(values.peers) : new Map<NodeId, PeerAddress>()
+  const raftPortBase = int('raft-port-base', values['raft-port-base'], 7000, 0, 65000)
+  const own = peers.get(id)
+  const raftPort = int('raft-port', values['raft-port'], own?.port ?? raftPortBase + id, 1, 65535)
+  const host = values.host ?? own?.host ?? '127.0.0.1'
+  let initialMembers = [...peers.keys()]
+  if (values['initial-members']) {
+    initialMembers = values['initial-members'].split(',').map((x) => int('initial-members', x.trim(), 0, 1, 65535))
+  }
+  if (initialMembers.length === 0) initialMembers = [id]
+  let secret: string | null = values['cluster-secret'] ?? env.RAFTKV_CLUSTER_SECRET ?? null
+  const secretFile = values['cluster-secret-file'] ?? env.RAFTKV_CLUSTER_SECRET_FILE
+  if (!secret && secretFile) secret = readFileSync(secretFile, 'utf8').trim()
+  if (secret === '') secret = null
+  const tickMs = int('tick-ms', values['tick-ms'], 10, 1, 1000)
+  return {
+    id,
+    dataDir: values['data-dir'] ?? `./data/node${id}`,
+    host,
+    raftPort,
+    httpPort: int('http-port', values['http-port'], 8079 + id, 0, 65535),
+    peers,
+    peerTemplate: values['peer-template'] ?? env.RAFTKV_PEER_TEMPLATE ?? null,
+    raftPortBase,
+    initialMembers,
+    join: values.join ?? false,
+    clusterId: int('cluster-id', values['cluster-id'] ?? env.RAFTKV_CLUSTER_ID, 1, 0, 0xffffffff),
+    secret,
+    tickMs,
+    heartbeatMs: int('heartbeat-ms', values['heartbeat-ms'], 20, tickMs, 10_000),
+    electionMs: int('election-ms', values['election-ms'], 150, 2 * tickMs, 60_000),
+    snapshotEntries: int('snapshot-entries', values['snapshot-entries'], 20_000, 10, 1e9),
+    requestTimeoutMs: int('request-timeout-ms', values['request-timeout-ms'], 5000, 10, 600_000),
+    logLevel: values['log-level'] ?? env.RAFTKV_LOG_LEVEL ?? 'info',
+  }
+}

@@ -1,0 +1,453 @@
+// The run loop: the one place that touches time, sockets, disk and (later) BPF maps. It feeds the
+// pure core with ticks, messages and requests, persists what a Ready asks in one synced batch,
+// sends, applies, and answers the callers waiting on proposals and reads.
+import type { Logger } from 'pino'
+import { bootstrapState, defaultConfig, type RaftConfig } from '../raft/config.ts'
+import { RawNode, type Status } from '../raft/rawnode.ts'
+import { ConfChangeType, MsgType, type ConfChange, type Message, type NodeId, type Ready, type SnapshotMeta } from '../raft/types.ts'
+import type { RaftStorage } from '../storage/raft-storage.ts'
+import type { SnapshotWriter } from '../storage/snapshot-stream.ts'
+import type { ApplyResult, StateMachine } from '../kv/statemachine.ts'
+import type { Transport } from '../transport/transport.ts'
+import { DroppedError, NotLeaderError, ReadFailedError, RefusedError, UnknownOutcomeError } from './errors.ts'
+
+export interface RaftNodeOptions {
+  id: NodeId
+  /** The voters of a brand-new cluster (ignored when the data directory already holds state). */
+  initialMembers: NodeId[]
+  /** Join an existing cluster: start with no configuration and learn it from the leader. */
+  join: boolean
+  tickMs: number
+  electionTick: number
+  heartbeatTick: number
+  /** Take a snapshot and compact the log every this many applied entries. */
+  snapshotEntries: number
+  /** Entries kept behind a snapshot so slightly slow followers catch up from the log. */
+  compactionMargin: number
+  /** How long a proposal or read may wait before its caller hears "unknown" / "retry". */
+  requestTimeoutMs: number
+  preVote: boolean
+  checkQuorum: boolean
+  readOnly: 'safe' | 'lease'
+  random: () => number
+}
+
+interface ProposalWaiter {
+  term: number
+  resolve: (r: ApplyResult) => void
+  reject: (e: Error) => void
+  timer: NodeJS.Timeout
+}
+
+interface ReadWaiter {
+  resolve: () => void
+  reject: (e: Error) => void
+  timer: NodeJS.Timeout
+  /** Set once the read index is known. */
+  index: number
+}
+
+export interface NodeEvents {
+  /** Called after every Ready is handled (for metrics, the RPC log, the kernel state). */
+  onReady?: (rd: Ready, status: () => Status) => void
+  onRoleChange?: (role: string, leader: NodeId, term: number) => void
+}
+
+export class RaftNode {
+  readonly id: NodeId
+  private readonly raw: RawNode
+  private tickTimer: NodeJS.Timeout | null = null
+  private running = false
+  private again = false
+  private stopped = false
+  private readonly proposals = new Map<number, ProposalWaiter>()
+  private readonly reads = new Map<number, ReadWaiter>()
+  /** Reads whose index is known, waiting for the apply to reach it. */
+  private readsByIndex: { ctx: number; index: number }[] = []
+  private readSeq = 0
+  private appliedSinceSnapshot = 0
+  private staged: { meta: SnapshotMeta; writer: SnapshotWriter } | null = null
+  private snapshotsToSend: Message[] = []
+  private readonly idleWaiters: (() => void)[] = []
+  private lastRole = ''
+  private lastLeader = 0
+  /** Counts for INFO, /status and metrics. */
+  readonly counters = { readies: 0, persists: 0, applied: 0, proposalsFailed: 0, leaderChanges: 0 }
+
+  private constructor(
+    private readonly opts: RaftNodeOptions,
+    private readonly storage: RaftStorage,
+    private readonly sm: StateMachine,
+    private readonly transport: Transport,
+    private readonly log: Logger,
+    raw: RawNode,
+    private readonly events: NodeEvents,
+  ) {
+    this.id = opts.id
+    this.raw = raw
+  }
+
+  static async start(
+    opts: RaftNodeOptions,
+    storage: RaftStorage,
+    sm: StateMachine,
+    transport: Transport,
+    log: Logger,
+    events: NodeEvents = {},
+  ): Promise<RaftNode> {
+    const loaded = await storage.load()
+    const state = loaded.fresh ? bootstrapState(opts.join ? [] : opts.initialMembers) : loaded
+    const cfg: RaftConfig = {
+      ...defaultConfig,
+      id: opts.id,
+      electionTick: opts.electionTick,
+      heartbeatTick: opts.heartbeatTick,
+      preVote: opts.preVote,
+      checkQuorum: opts.checkQuorum,
+      readOnly: opts.readOnly,
+      random: opts.random,
+    }
+    const raw = new RawNode(cfg, state)
+    const node = new RaftNode(opts, storage, sm, transport, log, raw, events)
+    log.info(
+      { id: opts.id, fresh: loaded.fresh, term: state.hardState.term, commit: state.hardState.commit, applied: state.applied, lastIndex: state.snapshot.index + state.entries.length },
+      loaded.fresh ? 'starting a new node' : 'restarting from persisted state',
+    )
+    transport.onMessage = (m) => node.onMessage(m)
+    transport.onSnapshotChunk = (m, meta, chunk, last) => node.onSnapshotChunk(m, meta, chunk, last)
+    node.tickTimer = setInterval(() => node.onTick(), opts.tickMs)
+    node.kick()
+    return node
+  }
+
+  // ---- inputs ---------------------------------------------------------------------------------
+
+  private onTick(): void {
+    this.raw.tick()
+    this.kick()
+  }
+
+  private onMessage(m: Message): void {
+    if (this.stopped) return
+    this.raw.step(m)
+    this.kick()
+  }
+
+  /** A snapshot arrives in chunks; once whole, the core decides whether to take it. */
+  private async onSnapshotChunk(header: Message, meta: SnapshotMeta, chunk: Uint8Array, last: boolean): Promise<void> {
+    if (this.stopped) return
+    try {
+      if (!this.staged || this.staged.meta.index !== meta.index || this.staged.meta.term !== meta.term) {
+        if (this.staged) await this.staged.writer.abort()
+        this.staged = null
+        const writer = await this.storage.snapshotWriter(meta)
+        this.staged = { meta, writer }
+      }
+      await this.staged.writer.write(chunk)
+      if (last) {
+        // The data is staged on disk; the core sees only the metadata and decides.
+        this.raw.step({ ...header, entries: [], snapshot: { meta, data: new Uint8Array(0) } })
+        this.kick()
+      }
+    } catch (e) {
+      this.log.warn({ err: e, index: meta.index }, 'snapshot receive failed')
+      if (this.staged) await this.staged.writer.abort().catch(() => undefined)
+      this.staged = null
+    }
+  }
+
+  // ---- requests -------------------------------------------------------------------------------
+
+  /** Proposes one command; resolves with its result once applied here. */
+  propose(data: Uint8Array): Promise<ApplyResult> {
+    const r = this.raw.propose([data])
+    if (!r.ok) {
+      if (r.reason === 'not-leader' || r.reason === 'no-leader') return Promise.reject(new NotLeaderError(this.raw.status().leader))
+      return Promise.reject(new RefusedError(r.reason))
+    }
+    this.kick()
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.proposals.delete(r.index)
+        reject(new UnknownOutcomeError(`no apply within ${this.opts.requestTimeoutMs} ms`))
+      }, this.opts.requestTimeoutMs)
+      this.proposals.set(r.index, { term: r.term, resolve, reject, timer })
+    })
+  }
+
+  proposeConfChange(cc: ConfChange): Promise<ApplyResult> {
+    const r = this.raw.proposeConfChange(cc)
+    if (!r.ok) {
+      if (r.reason === 'not-leader' || r.reason === 'no-leader') return Promise.reject(new NotLeaderError(this.raw.status().leader))
+      return Promise.reject(new RefusedError(r.reason))
+    }
+    this.kick()
+    return new Promise<ApplyResult>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.proposals.delete(r.index)
+        reject(new UnknownOutcomeError(`membership change not applied within ${this.opts.requestTimeoutMs} ms`))
+      }, this.opts.requestTimeoutMs)
+      this.proposals.set(r.index, { term: r.term, resolve, reject, timer })
+    })
+  }
+
+  /** Resolves once this node's state machine reflects every write committed before the call. */
+  linearizableRead(): Promise<void> {
+    const ctx = ++this.readSeq
+    const r = this.raw.readIndex(ctx)
+    if (!r.ok) return Promise.reject(new NotLeaderError(0))
+    this.kick()
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(ctx)
+        this.readsByIndex = this.readsByIndex.filter((x) => x.ctx !== ctx)
+        reject(new ReadFailedError(`no read index within ${this.opts.requestTimeoutMs} ms`))
+      }, this.opts.requestTimeoutMs)
+      this.reads.set(ctx, { resolve, reject, timer, index: 0 })
+    })
+  }
+
+  transferLeadership(to: NodeId): boolean {
+    const r = this.raw.transferLeadership(to)
+    this.kick()
+    return r.ok
+  }
+
+  status(): Status {
+    return this.raw.status()
+  }
+
+  addLearner(id: NodeId): Promise<ApplyResult> {
+    return this.proposeConfChange({ type: ConfChangeType.AddLearner, node: id })
+  }
+
+  // ---- the loop -------------------------------------------------------------------------------
+
+  /** Schedules a turn of the loop (coalescing: many inputs, one turn). */
+  private kick(): void {
+    if (this.running) {
+      this.again = true
+      return
+    }
+    this.running = true
+    setImmediate(() => void this.turn())
+  }
+
+  private async turn(): Promise<void> {
+    try {
+      do {
+        this.again = false
+        while (!this.stopped && this.raw.hasReady()) await this.handleReady(this.raw.ready())
+        await this.sendSnapshots()
+        this.maybeCompact()
+      } while (this.again && !this.stopped)
+    } catch (e) {
+      // A failed write leaves the node unable to promise durability: stop rather than lie.
+      this.log.fatal({ err: e }, 'run loop failed; stopping the node')
+      this.stopped = true
+      this.failAll(new UnknownOutcomeError('node stopped after a storage failure'))
+      process.exitCode = 1
+      setImmediate(() => process.exit(1))
+    } finally {
+      this.running = false
+      for (const w of this.idleWaiters.splice(0)) w()
+    }
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    this.counters.readies++
+    // The leader's appends may leave while its own write is in flight (thesis §10.2.1).
+    for (const m of rd.messages) this.dispatch(m)
+    if (rd.snapshot) {
+      const st = this.staged
+      if (!st || st.meta.index !== rd.snapshot.meta.index || st.meta.term !== rd.snapshot.meta.term) {
+        throw new Error(`the core installed snapshot ${rd.snapshot.meta.index} that was not staged`)
+      }
+      this.staged = null
+      await st.writer.finish()
+      this.appliedSinceSnapshot = 0
+      // Proposals at or below the snapshot may have been applied inside it: unknown outcome.
+      for (const [index, w] of this.proposals) {
+        if (index <= rd.snapshot.meta.index) {
+          this.proposals.delete(index)
+          clearTimeout(w.timer)
+          w.reject(new UnknownOutcomeError('replaced by a snapshot'))
+        }
+      }
+    }
+    if (rd.entries.length > 0 || rd.hardState) {
+      await this.storage.persist({ entries: rd.entries, hardState: rd.hardState, snapshot: null })
+      this.counters.persists++
+    }
+    for (const m of rd.persistedMessages) this.dispatch(m)
+    if (rd.committedEntries.length > 0) {
+      const batch = this.storage.applyBatch()
+      const results = await this.sm.apply(rd.committedEntries, batch)
+      const last = rd.committedEntries[rd.committedEntries.length - 1]!.index
+      await batch.write(last)
+      this.counters.applied += rd.committedEntries.length
+      this.appliedSinceSnapshot += rd.committedEntries.length
+      for (let i = 0; i < rd.committedEntries.length; i++) {
+        const e = rd.committedEntries[i]!
+        const w = this.proposals.get(e.index)
+        if (!w) continue
+        this.proposals.delete(e.index)
+        clearTimeout(w.timer)
+        if (w.term === e.term) w.resolve(results[i]!)
+        else w.reject(new DroppedError(e.index))
+      }
+    }
+    for (const rs of rd.readStates) {
+      const w = this.reads.get(rs.ctx)
+      if (w) {
+        w.index = rs.index
+        this.readsByIndex.push({ ctx: rs.ctx, index: rs.index })
+      }
+    }
+    this.raw.advance(rd)
+    this.releaseReads()
+    if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader)
+    this.events.onReady?.(rd, () => this.raw.status())
+  }
+
+  private releaseReads(): void {
+    if (this.readsByIndex.length === 0) return
+    const applied = this.storage.appliedIndex
+    const keep: { ctx: number; index: number }[] = []
+    for (const r of this.readsByIndex) {
+      if (r.index > applied) {
+        keep.push(r)
+        continue
+      }
+      const w = this.reads.get(r.ctx)
+      if (!w) continue
+      this.reads.delete(r.ctx)
+      clearTimeout(w.timer)
+      w.resolve()
+    }
+    this.readsByIndex = keep
+  }
+
+  private onSoftState(role: string, leader: NodeId): void {
+    const st = this.raw.status()
+    if (leader !== this.lastLeader) this.counters.leaderChanges++
+    if (role !== this.lastRole || leader !== this.lastLeader) {
+      this.log.info({ role, leader, term: st.term }, 'role changed')
+      this.events.onRoleChange?.(role, leader, st.term)
+    }
+    // Reads waiting on a leader that is gone will never be confirmed: let callers retry now.
+    if (role !== 'leader' && this.lastRole === 'leader') {
+      for (const [ctx, w] of this.reads) {
+        if (w.index === 0) {
+          this.reads.delete(ctx)
+          clearTimeout(w.timer)
+          w.reject(new ReadFailedError('leadership changed'))
+        }
+      }
+    }
+    this.lastRole = role
+    this.lastLeader = leader
+  }
+
+  private dispatch(m: Message): void {
+    if (m.type === MsgType.Snapshot) {
+      // Captured after this turn, so the data matches exactly the state it describes.
+      this.snapshotsToSend.push(m)
+      return
+    }
+    this.transport.send(m)
+  }
+
+  /**
+   * Streams a fresh point-in-time copy of the state machine to each follower that needs one. The
+   * metadata describes that copy (its applied index ≥ the core's snapshot index), so what the
+   * follower installs is exactly what the index says.
+   */
+  private async sendSnapshots(): Promise<void> {
+    while (this.snapshotsToSend.length > 0) {
+      const m = this.snapshotsToSend.shift()!
+      const source = await this.storage.snapshotSource()
+      let meta: SnapshotMeta
+      try {
+        meta = this.raw.metaAt(source.index)
+      } catch (e) {
+        await source.close()
+        this.log.warn({ err: e, to: m.to }, 'cannot describe snapshot; will retry')
+        this.raw.reportSnapshot(m.to, false)
+        continue
+      }
+      this.log.info({ to: m.to, index: meta.index }, 'sending snapshot')
+      this.transport
+        .sendSnapshot(m, meta, source.chunks())
+        .catch((e: unknown) => {
+          this.log.warn({ err: e, to: m.to }, 'snapshot send failed')
+          this.raw.reportSnapshot(m.to, false)
+          this.kick()
+        })
+    }
+  }
+
+  private maybeCompact(): void {
+    if (this.appliedSinceSnapshot < this.opts.snapshotEntries) return
+    const st = this.raw.status()
+    const index = st.applied - this.opts.compactionMargin
+    if (index <= this.raw.snapshotMeta().index) return
+    this.appliedSinceSnapshot = 0
+    const snap = this.raw.createSnapshot(index, new Uint8Array(0))
+    // The state machine lives in LevelDB already; the snapshot is its metadata plus the log cut.
+    this.storage.compact(snap.meta).catch((e: unknown) => this.log.error({ err: e }, 'log compaction failed'))
+  }
+
+  private failAll(e: Error): void {
+    for (const [, w] of this.proposals) {
+      clearTimeout(w.timer)
+      w.reject(e)
+    }
+    this.proposals.clear()
+    for (const [, w] of this.reads) {
+      clearTimeout(w.timer)
+      w.reject(new ReadFailedError(e.message))
+    }
+    this.reads.clear()
+  }
+
+  /** Waits until the loop is idle (tests and shutdown). */
+  idle(): Promise<void> {
+    if (!this.running) return Promise.resolve()
+    return new Promise((r) => this.idleWaiters.push(r))
+  }
+
+  /** Graceful stop: hand leadership away if leader, let the loop drain, close. */
+  async stop(transferTimeoutMs = 2000): Promise<void> {
+    if (this.stopped) return
+    const st = this.raw.status()
+    if (st.role === 'leader' && st.conf.voters.length > 1) {
+      const target = this.bestTransferTarget(st)
+      if (target && this.transferLeadership(target)) {
+        const deadline = Date.now() + transferTimeoutMs
+        while (Date.now() < deadline && this.raw.status().role === 'leader') await new Promise((r) => setTimeout(r, 10))
+        this.log.info({ to: target, done: this.raw.status().role !== 'leader' }, 'leadership transfer on shutdown')
+      }
+    }
+    this.stopped = true
+    if (this.tickTimer) clearInterval(this.tickTimer)
+    await this.idle()
+    this.failAll(new UnknownOutcomeError('node stopped'))
+    if (this.staged) await this.staged.writer.abort().catch(() => undefined)
+    this.transport.close()
+  }
+
+  private bestTransferTarget(st: Status): NodeId {
+    let best = 0
+    let bestMatch = -1
+    for (const id of st.conf.voters) {
+      if (id === this.id) continue
+      const p = st.progress.get(id)
+      if (p && p.recentActive && p.match > bestMatch) {
+        best = id
+        bestMatch = p.match
+      }
+    }
+    return best
+  }
+}
