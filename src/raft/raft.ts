@@ -19,6 +19,7 @@ import {
   type ReadState,
   type RequestResult,
   type Snapshot,
+  type SnapshotMeta,
 } from './types.ts'
 
 const EMPTY = new Uint8Array(0)
@@ -838,6 +839,19 @@ export class Raft {
     log.compact(meta, data)
     while (this.confIndexes.length > 0 && this.confIndexes[0]! <= index) this.confIndexes.shift()
     return { meta, data }
+  }
+
+  /**
+   * The snapshot metadata for the state at `index` (between the snapshot and the applied index),
+   * without compacting: lets the runtime send a snapshot of exactly the state it just captured.
+   */
+  metaAt(index: number): SnapshotMeta {
+    const log = this.log
+    if (index === log.snapshot.index) return log.snapshot
+    if (index < log.snapshot.index || index > log.applied) {
+      throw new RangeError(`no snapshot metadata for ${index}: outside [${log.snapshot.index}, ${log.applied}]`)
+    }
+    return { index, term: log.term(index), conf: this.confAt(index) }
   }
 
   reportSnapshot(to: NodeId, ok: boolean): void {

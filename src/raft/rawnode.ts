@@ -221,6 +221,11 @@ export class RawNode {
     return this.r.log.snapshot
   }
 
+  /** Metadata describing the state machine at `index` (snapshot index ≤ index ≤ applied). */
+  metaAt(index: number): SnapshotMeta {
+    return this.r.metaAt(index)
+  }
+
   /** The id of this node. */
   get id(): NodeId {
     return this.r.id
