@@ -2,8 +2,8 @@
 // tests). Every route has a JSON schema; bad input gets a 400 with a message.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
-import { Op, encodeCommand } from '../kv/command.ts'
-import type { KvStateMachine } from '../kv/statemachine.ts'
+import type { KvMachine } from '../kv/machine.ts'
+import { encodeRequest } from '../kv/request.ts'
 import { DroppedError, NotLeaderError, ReadFailedError, RefusedError, UnknownOutcomeError } from './errors.ts'
 import type { RaftNode } from './raftnode.ts'
 
@@ -11,7 +11,7 @@ const enc = new TextEncoder()
 
 export interface HttpDeps {
   node: RaftNode
-  sm: KvStateMachine
+  sm: KvMachine
   log: Logger
   /** Extra fields for /status (transport counters, storage stats …). */
   extraStatus: () => Record<string, unknown>
@@ -64,8 +64,8 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
     const body = req.body
     const value = body === undefined ? new Uint8Array(0) : typeof body === 'string' ? enc.encode(body) : new Uint8Array(body)
     try {
-      const r = await d.node.propose(encodeCommand({ op: Op.Set, key: enc.encode(req.params.key), value }))
-      if (!r.ok) return reply.code(400).send({ error: r.error })
+      const r = await d.node.propose(encodeRequest({ now: Date.now(), ops: [{ t: 'set', key: enc.encode(req.params.key), value }] }))
+      if (r.k === 'error') return reply.code(400).send({ error: r.v })
       return { ok: true }
     } catch (e) {
       const { code, body } = writeError(e)
@@ -75,8 +75,8 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
 
   app.delete<{ Params: { key: string } }>('/kv/:key', { schema: { params: keyParams } }, async (req, reply) => {
     try {
-      const r = await d.node.propose(encodeCommand({ op: Op.Del, key: enc.encode(req.params.key) }))
-      if (!r.ok) return reply.code(400).send({ error: r.error })
+      const r = await d.node.propose(encodeRequest({ now: Date.now(), ops: [{ t: 'del', keys: [enc.encode(req.params.key)] }] }))
+      if (r.k === 'error') return reply.code(400).send({ error: r.v })
       return { ok: true }
     } catch (e) {
       const { code, body } = writeError(e)
@@ -97,7 +97,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
         if (req.query.consistency !== 'stale') await d.node.linearizableRead()
         const v = await d.sm.get(enc.encode(req.params.key))
         if (v === undefined) return reply.code(404).send({ error: 'not found' })
-        return reply.type('application/octet-stream').send(Buffer.from(v))
+        return reply.type('application/octet-stream').send(Buffer.from(v.value))
       } catch (e) {
         const { code, body } = writeError(e)
         return reply.code(code).send(body)

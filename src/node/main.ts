@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import pino, { type Logger } from 'pino'
-import { KvStateMachine } from '../kv/statemachine.ts'
+import { KvMachine } from '../kv/machine.ts'
 import { RaftStorage } from '../storage/raft-storage.ts'
 import { NetTransport } from '../transport/net-transport.ts'
 import { deriveKey } from '../transport/wire.ts'
@@ -50,7 +50,8 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
     peers: resolve,
     log: l.child({ component: 'transport' }),
   })
-  const sm = new KvStateMachine(storage)
+  const sm = new KvMachine(storage)
+  await sm.recount()
   const node = await RaftNode.start(
     {
       id: cfg.id,

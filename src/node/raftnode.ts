@@ -7,7 +7,8 @@ import { RawNode, type Status } from '../raft/rawnode.ts'
 import { ConfChangeType, MsgType, type ConfChange, type Message, type NodeId, type Ready, type SnapshotMeta } from '../raft/types.ts'
 import type { RaftStorage } from '../storage/raft-storage.ts'
 import type { SnapshotWriter } from '../storage/snapshot-stream.ts'
-import type { ApplyResult, StateMachine } from '../kv/statemachine.ts'
+import type { StateMachine } from '../kv/statemachine.ts'
+import type { Reply } from '../kv/reply.ts'
 import type { Transport } from '../transport/transport.ts'
 import { DroppedError, NotLeaderError, ReadFailedError, RefusedError, UnknownOutcomeError } from './errors.ts'
 
@@ -34,7 +35,7 @@ export interface RaftNodeOptions {
 
 interface ProposalWaiter {
   term: number
-  resolve: (r: ApplyResult) => void
+  resolve: (r: Reply) => void
   reject: (e: Error) => void
   timer: NodeJS.Timeout
 }
@@ -159,14 +160,14 @@ export class RaftNode {
   // ---- requests -------------------------------------------------------------------------------
 
   /** Proposes one command; resolves with its result once applied here. */
-  propose(data: Uint8Array): Promise<ApplyResult> {
+  propose(data: Uint8Array): Promise<Reply> {
     const r = this.raw.propose([data])
     if (!r.ok) {
       if (r.reason === 'not-leader' || r.reason === 'no-leader') return Promise.reject(new NotLeaderError(this.raw.status().leader))
       return Promise.reject(new RefusedError(r.reason))
     }
     this.kick()
-    return new Promise<ApplyResult>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.proposals.delete(r.index)
         reject(new UnknownOutcomeError(`no apply within ${this.opts.requestTimeoutMs} ms`))
@@ -175,14 +176,14 @@ export class RaftNode {
     })
   }
 
-  proposeConfChange(cc: ConfChange): Promise<ApplyResult> {
+  proposeConfChange(cc: ConfChange): Promise<Reply> {
     const r = this.raw.proposeConfChange(cc)
     if (!r.ok) {
       if (r.reason === 'not-leader' || r.reason === 'no-leader') return Promise.reject(new NotLeaderError(this.raw.status().leader))
       return Promise.reject(new RefusedError(r.reason))
     }
     this.kick()
-    return new Promise<ApplyResult>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.proposals.delete(r.index)
         reject(new UnknownOutcomeError(`membership change not applied within ${this.opts.requestTimeoutMs} ms`))
@@ -217,7 +218,7 @@ export class RaftNode {
     return this.raw.status()
   }
 
-  addLearner(id: NodeId): Promise<ApplyResult> {
+  addLearner(id: NodeId): Promise<Reply> {
     return this.proposeConfChange({ type: ConfChangeType.AddLearner, node: id })
   }
 

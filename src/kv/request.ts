@@ -1,0 +1,106 @@
+// A write request as it travels in one Raft log entry. Everything time-dependent is fixed by the
+// leader before proposing (`now`, absolute expiry times), so every replica applies it identically.
+import { Packr } from 'msgpackr'
+
+type Key = Uint8Array
+
+export type WriteOp =
+  | { t: 'set'; key: Key; value: Uint8Array; cond?: 'nx' | 'xx'; get?: boolean; expireAt?: number; keepTtl?: boolean }
+  | { t: 'del'; keys: Key[] }
+  | { t: 'incr'; key: Key; by: string }
+  | { t: 'incrf'; key: Key; by: string }
+  | { t: 'append'; key: Key; value: Uint8Array }
+  | { t: 'setrange'; key: Key; offset: number; value: Uint8Array }
+  | { t: 'getdel'; key: Key }
+  | { t: 'getex'; key: Key; expireAt?: number; persist?: boolean }
+  | { t: 'expire'; key: Key; at: number; cond?: 'nx' | 'xx' | 'gt' | 'lt' }
+  | { t: 'persist'; key: Key }
+  | { t: 'rename'; src: Key; dst: Key; nx?: boolean }
+  | { t: 'mset'; kvs: Uint8Array[]; nx?: boolean }
+  | { t: 'flush' }
+  /** The leader's active expiry: delete `key` if it still carries expiry time `at`. */
+  | { t: 'expired'; key: Key; at: number }
+  /** Compare-and-set for HTTP If-Match: write only if the key's revision is `rev` (0 = absent). */
+  | { t: 'cas'; key: Key; rev: number; value: Uint8Array | null; expireAt?: number }
+
+export interface WriteRequest {
+  /** Deduplication: a client id and its request sequence (absent for one-shot writes). */
+  client?: string
+  seq?: number
+  /** The leader's clock (ms since the epoch) when it proposed: the apply-time "now". */
+  now: number
+  ops: WriteOp[]
+  /** MULTI/EXEC: the reply is one array; `watch` aborts the whole request if a key changed. */
+  multi?: boolean
+  /** [key, revision seen at WATCH time] pairs. */
+  watch?: [Key, number][]
+}
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true })
+
+/** Entry data: a version byte, then the msgpack body (room to change the format later). */
+const VERSION = 1
+
+export function encodeRequest(r: WriteRequest): Uint8Array {
+  const body = packr.pack(r)
+  const out = new Uint8Array(body.length + 1)
+  out[0] = VERSION
+  out.set(body, 1)
+  return out
+}
+
+function isBytes(v: unknown): v is Uint8Array {
+  return v instanceof Uint8Array
+}
+
+function checkOp(o: unknown): o is WriteOp {
+  if (typeof o !== 'object' || o === null) return false
+  const op = o as Record<string, unknown>
+  switch (op.t) {
+    case 'set':
+    case 'append':
+      return isBytes(op.key) && isBytes(op.value)
+    case 'del':
+      return Array.isArray(op.keys) && op.keys.every(isBytes)
+    case 'incr':
+    case 'incrf':
+      return isBytes(op.key) && typeof op.by === 'string'
+    case 'setrange':
+      return isBytes(op.key) && isBytes(op.value) && Number.isInteger(op.offset)
+    case 'getdel':
+    case 'getex':
+    case 'persist':
+      return isBytes(op.key)
+    case 'expire':
+    case 'expired':
+      return isBytes(op.key) && typeof op.at === 'number'
+    case 'rename':
+      return isBytes(op.src) && isBytes(op.dst)
+    case 'mset':
+      return Array.isArray(op.kvs) && op.kvs.length % 2 === 0 && op.kvs.every(isBytes)
+    case 'flush':
+      return true
+    case 'cas':
+      return isBytes(op.key) && typeof op.rev === 'number' && (op.value === null || isBytes(op.value))
+    default:
+      return false
+  }
+}
+
+/** Decodes entry data; an error text for anything malformed (never throws). */
+export function decodeRequest(data: Uint8Array): WriteRequest | string {
+  if (data.length < 2 || data[0] !== VERSION) return 'unknown request format'
+  let v: unknown
+  try {
+    v = packr.unpack(data.subarray(1))
+  } catch (e) {
+    return `undecodable request: ${(e as Error).message}`
+  }
+  if (typeof v !== 'object' || v === null) return 'request is not an object'
+  const r = v as Record<string, unknown>
+  if (typeof r.now !== 'number' || !Array.isArray(r.ops) || !r.ops.every(checkOp)) return 'malformed request'
+  if (r.watch !== undefined && !(Array.isArray(r.watch) && r.watch.every((w) => Array.isArray(w) && isBytes(w[0]) && typeof w[1] === 'number'))) {
+    return 'malformed watch list'
+  }
+  return v as WriteRequest
+}
