@@ -24,7 +24,7 @@ const keyParams = {
 } as const
 
 export function buildHttp(d: HttpDeps): FastifyInstance {
-  const app = Fastify({ loggerInstance: d.log.child({ component: 'http' }) as FastifyBaseLogger, disableRequestLogging: true, bodyLimit: 16 << 20 })
+  const app = Fastify({ loggerInstance: d.log.child({ component: 'http' }, { level: 'warn' }) as FastifyBaseLogger, bodyLimit: 16 << 20 })
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
 
   function writeError(e: unknown): { code: number; body: Record<string, unknown> } {
