@@ -35,6 +35,12 @@ export class Inflights {
     }
   }
 
+  /** Frees the oldest slot: lets one more Append out when acks may have been lost. */
+  freeFirst(): void {
+    if (this.count === 0) return
+    this.freeLE(this.idx[this.start]!)
+  }
+
   full(): boolean {
     return this.count === this.capacity || (this.maxBytes > 0 && this.bytes >= this.maxBytes)
   }

@@ -684,7 +684,15 @@ export class Raft {
     pr.recentActive = true
     pr.probeSent = false
     if (m.reject && pr.state === ProgressState.Replicate) pr.becomeProbe()
-    if (pr.match < this.log.lastIndex()) this.dirty.add(m.from)
+    // The follower is alive but the window is full: appends or their acks were probably lost.
+    // Free one slot so an Append goes out; a gap makes the follower reject and we re-probe.
+    if (pr.state === ProgressState.Replicate && pr.inflights.full()) pr.inflights.freeFirst()
+    if (pr.match < this.log.lastIndex()) {
+      // Send even an empty Append: if the one carrying the tail was lost, the follower's
+      // rejection of this one (a gap) is what brings the leader back to probing.
+      this.sendAppend(m.from, true)
+      this.dirty.add(m.from)
+    }
     if (m.ctx > pr.readAck) {
       pr.readAck = m.ctx
       this.releaseReads()
