@@ -90,7 +90,6 @@ export interface StorageStats {
 /** Written next to the LevelDB files when LevelDB reports it dropped data; blocks every later open. */
 export const CORRUPTION_MARKER = 'RAFTKV-CORRUPTED'
 
-
 // The LevelDB "durability barrier" (see barrier()) compacts a key range nothing lives in: every
 // sublevel key starts with '!' (0x21), these start with 0xff.
 const BARRIER_LO = new Uint8Array([0xff, 0xff, 0xff, 0x00])
@@ -115,6 +114,7 @@ export class RaftStorage {
   // Durable state mirrored in memory (updated only after the batch that wrote it resolved), so
   // truncation, compaction and the apply journal never need a scan.
   private snap: SnapshotMeta = { index: 0, term: 0, conf: { voters: [], learners: [] } }
+  private hs: HardState = { term: 0, vote: 0, commit: 0 }
   private lastIndex = 0
   private lastTerm = 0
   private applied = 0
@@ -242,6 +242,7 @@ export class RaftStorage {
       throw new StorageCorruptionError('applied', `applied index ${applied} is beyond the last durable entry ${prevIndex}`)
     }
 
+    this.hs = hardState
     this.snap = snap
     this.lastIndex = prevIndex
     this.lastTerm = prevTerm
@@ -314,10 +315,16 @@ export class RaftStorage {
       last = newLast
       lastTerm = prev!.term
     }
+    // Never write a state that load() would refuse: the same invariants, checked before the fsync.
+    const hs = hardState ?? this.hs
+    if (hs.commit > last) throw new RangeError(`persist: commit ${hs.commit} would be beyond the last entry ${last} (committed entries are never truncated)`)
+    if (last < this.applied) throw new RangeError(`persist: the log would end at ${last}, below the applied index ${this.applied}`)
+    if (last > snap.index && lastTerm > hs.term) throw new RangeError(`persist: entry term ${lastTerm} is above the current term ${hs.term}`)
     if (hardState) ops.push({ type: 'put', key: this.rk.meta(META_HARDSTATE), value: encodeHardState(hardState) })
     if (snapshot || entries.length > 0) ops.push({ type: 'put', key: this.rk.meta(META_LOGTAIL), value: encodeLogTail(last, lastTerm) })
 
     await this.write(ops, true)
+    this.hs = hs
     this.snap = snap
     this.lastIndex = last
     this.lastTerm = lastTerm
@@ -450,8 +457,8 @@ export class RaftStorage {
     this.assertWritable()
     if (this.writerActive) throw new Error('another snapshot is being received')
     if (meta.index < this.applied) throw new RangeError(`snapshot ${meta.index} is behind the applied index ${this.applied}`)
+    this.writerActive = true // before the await: a second caller must not get past the check
     await this.sweep // a swept generation number must not be reused while it is being cleared
-    this.writerActive = true
     return new SnapshotWriter(this.host(), meta, this.kvGen + 1, makeSublevel(this.db, kvName(this.kvGen + 1)))
   }
 
@@ -478,6 +485,7 @@ export class RaftStorage {
       // would then show a stale record); see barrier().
       if (!this.opts.syncApply) await this.barrier()
       const plan = await this.planSnapshot(meta)
+      if (this.hs.commit > plan.last) throw new RangeError(`snapshot ${meta.index}/${meta.term} would discard committed entries (commit ${this.hs.commit})`)
       const seq = this.applySeq + 1
       const k = seqKey(seq)
       const ops: Op[] = [
