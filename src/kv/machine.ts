@@ -76,13 +76,13 @@ class Overlay {
     if (o !== undefined) return o ?? undefined
     if (this.flushed) return undefined
     const raw = await this.storage.kv.get(dk)
-    return raw === undefined ? undefined : decodeRec(raw)
+    return raw === undefined ? undefined : decodeRec(dk, raw)
   }
 
   put(key: Uint8Array, r: Rec): void {
     const dk = dataKey(key)
     this.m.set(Overlay.id(dk), r)
-    this.batch.put(dk, encodeRec(r))
+    this.batch.put(dk, encodeRec(dk, r))
   }
 
   del(key: Uint8Array): void {
@@ -110,8 +110,8 @@ export class KvMachine {
   /** Counts live keys (at start-up; O(keys)). */
   async recount(now = Date.now()): Promise<void> {
     let n = 0
-    for await (const [, v] of this.storage.kv.iterator({ gte: Uint8Array.of(DATA), lt: Uint8Array.of(DATA + 1) })) {
-      if (isLive(decodeRec(v), now)) n++
+    for await (const [k, v] of this.storage.kv.iterator({ gte: Uint8Array.of(DATA), lt: Uint8Array.of(DATA + 1) })) {
+      if (isLive(decodeRec(k, v), now)) n++
     }
     this.keyCount = n
   }
@@ -358,9 +358,10 @@ export class KvMachine {
   // ---- reads (after a linearizable read barrier, or stale when asked) -----------------------------
 
   async get(key: Uint8Array, now = Date.now()): Promise<Rec | undefined> {
-    const raw = await this.storage.kv.get(dataKey(key))
+    const dk = dataKey(key)
+    const raw = await this.storage.kv.get(dk)
     if (raw === undefined) return undefined
-    const r = decodeRec(raw)
+    const r = decodeRec(dk, raw)
     return isLive(r, now) ? r : undefined
   }
 
@@ -377,8 +378,7 @@ export class KvMachine {
     const expired: [Uint8Array, number][] = []
     let done = true
     for await (const [k, v] of this.storage.kv.iterator({ ...range })) {
-      const r = decodeRec(v)
-      if (!r) continue
+      const r = decodeRec(k, v)
       const uk = k.subarray(1)
       if (r.expireAt === 0 || r.expireAt > now) {
         if (keys.length >= opts.limit) {
