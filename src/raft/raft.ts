@@ -140,6 +140,7 @@ export class Raft {
   private onLogChanged(truncatedFrom: number, appended: Entry[]): void {
     let changed = false
     if (truncatedFrom > 0) {
+      this.dropAcksFrom(truncatedFrom)
       while (this.confIndexes.length > 0 && this.confIndexes[this.confIndexes.length - 1]! >= truncatedFrom) {
         this.confIndexes.pop()
         changed = true
@@ -531,6 +532,7 @@ export class Raft {
       r.index = meta.index
     } else {
       this.log.restore(snap)
+      this.dropAcksFrom(meta.index + 1)
       this.confIndexes = []
       this.setConf(meta.conf)
       r.index = meta.index
@@ -869,6 +871,17 @@ export class Raft {
     if (!ok) pr.pendingSnapshot = 0
     pr.becomeProbe()
     this.dirty.add(to)
+  }
+
+  /**
+   * Withdraws acks not yet sent that vouch for entries at or above `index`, which the log no longer
+   * holds (they were truncated, or replaced by a snapshot before they were ever persisted). Sent
+   * after the persist, they would claim durable entries this node does not have.
+   */
+  private dropAcksFrom(index: number): void {
+    this.msgsAfterPersist = this.msgsAfterPersist.filter(
+      (m) => !(m.type === MsgType.AppendResp && !m.reject && m.index >= index),
+    )
   }
 
   private send(m: Message): void {
