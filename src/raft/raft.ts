@@ -49,6 +49,12 @@ export class Raft {
   private randomizedElectionTimeout = 0
   /** Ticks since this node started; the clock for leases and snapshot timeouts. */
   private now = 0
+  /**
+   * Before a restart this node may have acknowledged a leader's heartbeat, promising (for leases)
+   * not to help elect anyone else for an election timeout. It cannot remember when, so it keeps
+   * that promise for one election timeout after starting.
+   */
+  private quietUntil: number
 
   leadTransferee: NodeId = NONE
   /** A TimeoutNow went out this term: a transfer may be under way, so leases cannot be trusted. */
@@ -86,7 +92,16 @@ export class Raft {
     this.conf = state.snapshot.conf
     for (const e of this.log.entries) if (e.type === EntryType.ConfChange) this.confIndexes.push(e.index)
     this.conf = this.confAt(this.log.lastIndex())
+    // Only leases depend on the promise; a node that never had a term never acknowledged anyone.
+    this.quietUntil = cfg.readOnly === 'lease' && state.hardState.term > 0 ? cfg.electionTick : 0
     this.becomeFollower(this.term, NONE)
+  }
+
+  /** Heard from a leader within the minimum election timeout (or just started): votes wait. */
+  inLease(): boolean {
+    if (!this.cfg.checkQuorum) return false
+    if (this.now < this.quietUntil) return true
+    return this.lead !== NONE && this.electionElapsed < this.cfg.electionTick
   }
 
   // ---- membership -------------------------------------------------------------------------
@@ -362,10 +377,9 @@ export class Raft {
     if (m.from === this.id && m.type !== MsgType.VoteResp) return
     if (m.term > this.term) {
       if (m.type === MsgType.Vote || m.type === MsgType.PreVote) {
-        const inLease = this.cfg.checkQuorum && this.lead !== NONE && this.electionElapsed < this.cfg.electionTick
         // §4.2.3: while we hear from a leader, ignore disruptive candidates — unless the leader
         // itself handed over (TimeoutNow).
-        if (!m.transfer && inLease) return
+        if (!m.transfer && this.inLease()) return
       }
       if (m.type === MsgType.PreVote) {
         // A pre-vote never moves our term.

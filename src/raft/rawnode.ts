@@ -92,9 +92,15 @@ export class RawNode {
     return this.r.transferLeadership(to)
   }
 
-  /** Starts an election now (operator action or tests). */
-  campaign(): void {
+  /**
+   * Starts an election now (operator action or tests). With lease reads, refused while this node
+   * hears from a leader (or just restarted): it promised that leader not to help elect anyone for an
+   * election timeout, and the leader's lease relies on that. Move leadership with transferLeadership().
+   */
+  campaign(): RequestResult {
+    if (this.r.cfg.readOnly === 'lease' && this.r.inLease() && this.r.role !== 'leader') return { ok: false, reason: 'in-lease' }
     this.r.hup(false)
+    return { ok: true }
   }
 
   createSnapshot(index: number, data: Uint8Array): Snapshot {

@@ -154,6 +154,7 @@ export type RefuseReason =
   | 'too-many-uncommitted'
   | 'transfer-to-self'
   | 'unknown-node'
+  | 'in-lease'
 
 export type ProposeResult =
   | { ok: true; index: number; term: number }
