@@ -9,7 +9,7 @@ import type { RaftStorage } from '../storage/raft-storage.ts'
 import type { SnapshotWriter } from '../storage/snapshot-stream.ts'
 import type { StateMachine } from '../kv/statemachine.ts'
 import type { Reply } from '../kv/reply.ts'
-import type { Transport } from '../transport/transport.ts'
+import type { SnapshotStream, Transport } from '../transport/transport.ts'
 import { DroppedError, NotLeaderError, ReadFailedError, RefusedError, UnknownOutcomeError } from './errors.ts'
 
 export interface RaftNodeOptions {
@@ -67,9 +67,18 @@ export class RaftNode {
   private readsByIndex: { ctx: number; index: number }[] = []
   private readSeq = 0
   private appliedSinceSnapshot = 0
-  private staged: { meta: SnapshotMeta; writer: SnapshotWriter } | null = null
+  /**
+   * The incoming snapshot being received (or, once `complete`, handed to the core and awaiting
+   * its Ready). Only one at a time; `stream` is the transport stream that owns it.
+   */
+  private staged: { meta: SnapshotMeta; writer: SnapshotWriter; stream: number; complete: boolean } | null = null
+  /** Incoming snapshot chunks are handled one at a time, across all streams. */
+  private snapshotChain: Promise<void> = Promise.resolve()
   private snapshotsToSend: Message[] = []
+  /** Followers a snapshot is being streamed to right now (one stream per follower at a time). */
+  private readonly snapshotStreams = new Set<NodeId>()
   private readonly idleWaiters: (() => void)[] = []
+  private lastTickAt = performance.now()
   private lastRole = ''
   private lastLeader = 0
   /** Counts for INFO, /status and metrics. */
@@ -115,7 +124,7 @@ export class RaftNode {
       loaded.fresh ? 'starting a new node' : 'restarting from persisted state',
     )
     transport.onMessage = (m) => node.onMessage(m)
-    transport.onSnapshotChunk = (m, meta, chunk, last) => node.onSnapshotChunk(m, meta, chunk, last)
+    transport.onSnapshotChunk = (m, meta, chunk, last, stream) => node.onSnapshotChunk(m, meta, chunk, last, stream)
     node.tickTimer = setInterval(() => node.onTick(), opts.tickMs)
     node.kick()
     return node
@@ -123,8 +132,18 @@ export class RaftNode {
 
   // ---- inputs ---------------------------------------------------------------------------------
 
+  /**
+   * Delivers as many ticks as wall-clock time says have passed: after a stall (GC, SIGSTOP, a busy
+   * loop) the core must learn that time went by, or a leader would trust an expired lease.
+   */
   private onTick(): void {
-    this.raw.tick()
+    const now = performance.now()
+    let n = Math.floor((now - this.lastTickAt) / this.opts.tickMs)
+    if (n <= 0) return
+    this.lastTickAt += n * this.opts.tickMs
+    // Past a few election timeouts more ticks change nothing but cost time.
+    n = Math.min(n, 4 * this.opts.electionTick)
+    for (let i = 0; i < n; i++) this.raw.tick()
     this.kick()
   }
 
@@ -134,27 +153,63 @@ export class RaftNode {
     this.kick()
   }
 
-  /** A snapshot arrives in chunks; once whole, the core decides whether to take it. */
-  private async onSnapshotChunk(header: Message, meta: SnapshotMeta, chunk: Uint8Array, last: boolean): Promise<void> {
+  /**
+   * A snapshot arrives in chunks; once whole, the core decides whether to take it. Chunks are
+   * handled strictly one at a time even when two streams overlap (a leader's retry, or a new
+   * leader while the old stream is still trickling in): a new stream supersedes one still being
+   * received, the rest of a superseded stream is dropped, and a snapshot already handed to the
+   * core is never disturbed until its Ready installs it.
+   */
+  private onSnapshotChunk(header: Message, meta: SnapshotMeta, chunk: Uint8Array, last: boolean, stream: SnapshotStream): Promise<void> {
+    const p = this.snapshotChain.then(() => this.receiveChunk(header, meta, chunk, last, stream))
+    this.snapshotChain = p.catch(() => undefined)
+    return p
+  }
+
+  private async receiveChunk(header: Message, meta: SnapshotMeta, chunk: Uint8Array, last: boolean, stream: SnapshotStream): Promise<void> {
     if (this.stopped) return
-    try {
-      if (!this.staged || this.staged.meta.index !== meta.index || this.staged.meta.term !== meta.term) {
-        if (this.staged) await this.staged.writer.abort()
+    let st = this.staged
+    if (!st || st.stream !== stream.id) {
+      // Not the stream being received: only the first chunk of a stream may start a new one, and
+      // never while the core holds a complete snapshot it has not installed yet.
+      if (stream.offset !== 0 || st?.complete) return
+      if (st) {
+        this.log.info({ index: st.meta.index, by: meta.index }, 'incoming snapshot superseded by a newer stream')
         this.staged = null
-        const writer = await this.storage.snapshotWriter(meta)
-        this.staged = { meta, writer }
+        await st.writer.abort().catch(() => undefined)
       }
-      await this.staged.writer.write(chunk)
-      if (last) {
-        // The data is staged on disk; the core sees only the metadata and decides.
-        this.raw.step({ ...header, entries: [], snapshot: { meta, data: new Uint8Array(0) } })
-        this.kick()
+      try {
+        st = { meta, writer: await this.storage.snapshotWriter(meta), stream: stream.id, complete: false }
+      } catch (e) {
+        // E.g. behind what is applied already: the leader learns from our next ack.
+        this.log.warn({ err: e, index: meta.index }, 'cannot receive snapshot')
+        return
       }
+      this.staged = st
+    }
+    try {
+      await st.writer.write(chunk)
     } catch (e) {
       this.log.warn({ err: e, index: meta.index }, 'snapshot receive failed')
-      if (this.staged) await this.staged.writer.abort().catch(() => undefined)
-      this.staged = null
+      if (this.staged === st) this.staged = null
+      await st.writer.abort().catch(() => undefined)
+      return
     }
+    if (!last) return
+    // The data is staged on disk; the core sees only the metadata and decides. It takes the
+    // snapshot iff its log's snapshot becomes this one; otherwise (stale, or we already hold the
+    // entries) the staged data is discarded.
+    const before = this.raw.snapshotMeta()
+    this.raw.step({ ...header, entries: [], snapshot: { meta, data: new Uint8Array(0) } })
+    const after = this.raw.snapshotMeta()
+    if (after !== before && after.index === meta.index && after.term === meta.term) {
+      st.complete = true
+    } else {
+      this.log.info({ index: meta.index, have: after.index }, 'snapshot not needed; discarded')
+      this.staged = null
+      await st.writer.abort().catch(() => undefined)
+    }
+    this.kick()
   }
 
   // ---- requests -------------------------------------------------------------------------------
@@ -261,11 +316,15 @@ export class RaftNode {
     for (const m of rd.messages) this.dispatch(m)
     if (rd.snapshot) {
       const st = this.staged
-      if (!st || st.meta.index !== rd.snapshot.meta.index || st.meta.term !== rd.snapshot.meta.term) {
+      if (!st || !st.complete || st.meta.index !== rd.snapshot.meta.index || st.meta.term !== rd.snapshot.meta.term) {
         throw new Error(`the core installed snapshot ${rd.snapshot.meta.index} that was not staged`)
       }
-      this.staged = null
-      await st.writer.finish()
+      // Cleared only once installed, so no chunk of another stream can start a writer meanwhile.
+      try {
+        await st.writer.finish()
+      } finally {
+        this.staged = null
+      }
       this.appliedSinceSnapshot = 0
       // Proposals at or below the snapshot may have been applied inside it: unknown outcome.
       for (const [index, w] of this.proposals) {
@@ -367,6 +426,10 @@ export class RaftNode {
   private async sendSnapshots(): Promise<void> {
     while (this.snapshotsToSend.length > 0) {
       const m = this.snapshotsToSend.shift()!
+      // One stream per follower: a second one would only compete with the first on the wire and
+      // at the receiver. If the first does not bring the follower up to date, the core's snapshot
+      // timeout sends it back to probing and it asks again.
+      if (this.snapshotStreams.has(m.to)) continue
       const source = await this.storage.snapshotSource()
       let meta: SnapshotMeta
       try {
@@ -378,12 +441,17 @@ export class RaftNode {
         continue
       }
       this.log.info({ to: m.to, index: meta.index }, 'sending snapshot')
+      this.snapshotStreams.add(m.to)
       this.transport
         .sendSnapshot(m, meta, source.chunks())
         .catch((e: unknown) => {
           this.log.warn({ err: e, to: m.to }, 'snapshot send failed')
           this.raw.reportSnapshot(m.to, false)
           this.kick()
+        })
+        .finally(() => {
+          this.snapshotStreams.delete(m.to)
+          void source.close().catch(() => undefined)
         })
     }
   }
@@ -395,6 +463,7 @@ export class RaftNode {
     if (index <= this.raw.snapshotMeta().index) return
     this.appliedSinceSnapshot = 0
     const snap = this.raw.createSnapshot(index, new Uint8Array(0))
+    if (!snap) return
     // The state machine lives in LevelDB already; the snapshot is its metadata plus the log cut.
     this.storage.compact(snap.meta).catch((e: unknown) => this.log.error({ err: e }, 'log compaction failed'))
   }
@@ -434,6 +503,7 @@ export class RaftNode {
     if (this.tickTimer) clearInterval(this.tickTimer)
     await this.idle()
     this.failAll(new UnknownOutcomeError('node stopped'))
+    await this.snapshotChain
     if (this.staged) await this.staged.writer.abort().catch(() => undefined)
     this.transport.close()
   }

@@ -854,10 +854,14 @@ export class Raft {
     this.msgs.push(emptyMessage(MsgType.TimeoutNow, this.id, to, this.term))
   }
 
-  /** Records a snapshot the application took at `index` (≤ applied) and compacts the log to it. */
-  createSnapshot(index: number, data: Uint8Array): Snapshot {
+  /**
+   * Records a snapshot the application took at `index` (≤ applied) and compacts the log to it.
+   * Null when the core already holds a snapshot at or beyond `index` (possibly one received from the
+   * leader and not yet installed): there is nothing for the application to store.
+   */
+  createSnapshot(index: number, data: Uint8Array): Snapshot | null {
     const log = this.log
-    if (index <= log.snapshot.index) return { meta: log.snapshot, data: log.snapshotData }
+    if (index <= log.snapshot.index) return null
     if (index > log.applied) throw new RangeError(`snapshot index ${index} is beyond applied index ${log.applied}`)
     const meta = { index, term: log.term(index), conf: this.confAt(index) }
     log.compact(meta, data)

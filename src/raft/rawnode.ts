@@ -103,7 +103,8 @@ export class RawNode {
     return { ok: true }
   }
 
-  createSnapshot(index: number, data: Uint8Array): Snapshot {
+  /** See Raft.createSnapshot: null when there is nothing newer to record. */
+  createSnapshot(index: number, data: Uint8Array): Snapshot | null {
     return this.r.createSnapshot(index, data)
   }
 

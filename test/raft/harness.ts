@@ -8,6 +8,7 @@ import {
   type HardState,
   type Message,
   type NodeId,
+  type Ready,
   type SnapshotMeta,
 } from '../../src/raft/types.ts'
 
@@ -50,6 +51,8 @@ export class TestCluster {
   drop: (m: Message) => boolean = () => false
   /** Every message delivered, for assertions. */
   readonly delivered: Message[] = []
+  /** Called with every Ready before the harness persists it, for assertions. */
+  onReady: (n: TestNode, rd: Ready) => void = () => {}
   private readonly cfgOverrides: Partial<RaftConfig>
 
   constructor(ids: NodeId[], cfg: Partial<RaftConfig> = {}, seed = 1) {
@@ -130,11 +133,14 @@ export class TestCluster {
   stabilize(maxRounds = 10_000): void {
     for (let round = 0; round < maxRounds; round++) {
       const msgs: Message[] = []
+      let handled = 0
       for (const n of this.nodes.values()) {
         if (!n.up || !n.raw.hasReady()) continue
         msgs.push(...this.handleReady(n))
+        handled++
       }
-      if (msgs.length === 0) return
+      // A Ready without messages (a persist, an apply) may lead to more work: keep going until idle.
+      if (msgs.length === 0 && handled === 0) return
       for (const m of msgs) this.deliver(m)
     }
     throw new Error('cluster did not stabilize')
@@ -142,11 +148,13 @@ export class TestCluster {
 
   handleReady(n: TestNode): Message[] {
     const rd = n.raw.ready()
+    this.onReady(n, rd)
     const d = n.disk
     if (rd.snapshot) {
+      // A snapshot from the leader replaces the whole log (the core discarded every entry it held).
       d.snap = rd.snapshot.meta
       d.snapData = rd.snapshot.data
-      d.entries = d.entries.filter((e) => e.index > rd.snapshot!.meta.index)
+      d.entries = []
     }
     if (rd.entries.length > 0) {
       const first = rd.entries[0]!.index
@@ -189,6 +197,7 @@ export class TestCluster {
   snapshot(id: NodeId): void {
     const n = this.node(id)
     const snap = n.raw.createSnapshot(n.appliedIndex, enc.encode(JSON.stringify(n.applied)))
+    if (!snap) return
     n.disk.snap = snap.meta
     n.disk.snapData = snap.data
     n.disk.entries = n.disk.entries.filter((e) => e.index > snap.meta.index)
