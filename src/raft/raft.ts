@@ -545,8 +545,11 @@ export class Raft {
       this.log.commitTo(meta.index)
       r.index = meta.index
     } else {
+      // Acks still queued may vouch for entries the snapshot replaced without our being able to
+      // compare them; only what we already knew to be committed is the same in every leader's log.
+      const knownCommitted = this.log.committed
       this.log.restore(snap)
-      this.dropAcksFrom(meta.index + 1)
+      this.dropAcksFrom(knownCommitted + 1)
       this.confIndexes = []
       this.setConf(meta.conf)
       r.index = meta.index
