@@ -2,9 +2,9 @@
 // pure core with ticks, messages and requests, persists what a Ready asks in one synced batch,
 // sends, applies, and answers the callers waiting on proposals and reads.
 import type { Logger } from 'pino'
-import { bootstrapState, defaultConfig, type RaftConfig } from '../raft/config.ts'
+import { bootstrapState, defaultConfig, type RaftConfig, type RestoredState } from '../raft/config.ts'
 import { RawNode, type Status } from '../raft/rawnode.ts'
-import { ConfChangeType, MsgType, type ConfChange, type Message, type NodeId, type Ready, type SnapshotMeta } from '../raft/types.ts'
+import { ConfChangeType, MsgType, type ConfChange, type Entry, type HardState, type Message, type NodeId, type Ready, type SnapshotMeta } from '../raft/types.ts'
 import type { RaftStorage } from '../storage/raft-storage.ts'
 import type { SnapshotWriter } from '../storage/snapshot-stream.ts'
 import type { StateMachine } from '../kv/statemachine.ts'
@@ -52,6 +52,13 @@ export interface NodeEvents {
   /** Called after every Ready is handled (for metrics, the RPC log, the kernel state). */
   onReady?: (rd: Ready, status: () => Status) => void
   onRoleChange?: (role: string, leader: NodeId, term: number) => void
+  // ---- observe hooks (src/observe: the RPC log) ----
+  /** Every message handed to the transport, and every message received from it. */
+  onSend?: (m: Message) => void
+  onReceive?: (m: Message) => void
+  /** A command this node proposed: its index, term and entry data (request ids are read from it). */
+  onPropose?: (index: number, term: number, data: Uint8Array) => void
+  // ---- end observe hooks ----
 }
 
 export class RaftNode {
@@ -78,6 +85,10 @@ export class RaftNode {
   /** Followers a snapshot is being streamed to right now (one stream per follower at a time). */
   private readonly snapshotStreams = new Set<NodeId>()
   private readonly idleWaiters: (() => void)[] = []
+  /** The hard state as last written to disk. */
+  private durableHs: HardState = { term: 0, vote: 0, commit: 0 }
+  /** A newer hard state that differs from the durable one only in its commit index (not yet written). */
+  private lazyHs: HardState | null = null
   private lastTickAt = performance.now()
   private lastRole = ''
   private lastLeader = 0
@@ -106,7 +117,20 @@ export class RaftNode {
     events: NodeEvents = {},
   ): Promise<RaftNode> {
     const loaded = await storage.load()
-    const state = loaded.fresh ? bootstrapState(opts.join ? [] : opts.initialMembers) : loaded
+    let state: RestoredState = loaded
+    if (loaded.fresh) {
+      // The bootstrap configuration lives in the index-0 snapshot meta. Make it durable before
+      // anything else happens: otherwise a restart finds no members, and a cluster whose nodes
+      // all restart has no voter left to start an election, ever.
+      state = bootstrapState(opts.join ? [] : opts.initialMembers)
+      await storage.persist({ entries: [], hardState: null, snapshot: state.snapshot })
+    } else if (!opts.join && loaded.snapshot.index === 0 && loaded.snapshot.conf.voters.length === 0 && loaded.snapshot.conf.learners.length === 0) {
+      // Data written before the bootstrap configuration was persisted: index 0 can only mean the
+      // configuration this node was started with.
+      log.warn({ members: opts.initialMembers }, 'no bootstrap configuration on disk; using the initial members')
+      state = { ...loaded, snapshot: bootstrapState(opts.initialMembers).snapshot }
+      await storage.persist({ entries: [], hardState: null, snapshot: state.snapshot })
+    }
     const cfg: RaftConfig = {
       ...defaultConfig,
       id: opts.id,
@@ -119,6 +143,7 @@ export class RaftNode {
     }
     const raw = new RawNode(cfg, state)
     const node = new RaftNode(opts, storage, sm, transport, log, raw, events)
+    node.durableHs = state.hardState
     log.info(
       { id: opts.id, fresh: loaded.fresh, term: state.hardState.term, commit: state.hardState.commit, applied: state.applied, lastIndex: state.snapshot.index + state.entries.length },
       loaded.fresh ? 'starting a new node' : 'restarting from persisted state',
@@ -149,6 +174,7 @@ export class RaftNode {
 
   private onMessage(m: Message): void {
     if (this.stopped) return
+    this.events.onReceive?.(m) // observe hook
     this.raw.step(m)
     this.kick()
   }
@@ -221,6 +247,7 @@ export class RaftNode {
       if (r.reason === 'not-leader' || r.reason === 'no-leader') return Promise.reject(new NotLeaderError(this.raw.status().leader))
       return Promise.reject(new RefusedError(r.reason))
     }
+    this.events.onPropose?.(r.index, r.term, data) // observe hook
     this.kick()
     return new Promise<Reply>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -335,28 +362,35 @@ export class RaftNode {
         }
       }
     }
-    if (rd.entries.length > 0 || rd.hardState) {
-      await this.storage.persist({ entries: rd.entries, hardState: rd.hardState, snapshot: null })
+    // Only new entries, a new term or a new vote must be on disk before we go on (etcd's
+    // MustSync). A hard state that differs only in its commit index is not worth an fsync: the
+    // commit index is recovered from the leader (and from the applied index) after a restart, so
+    // it rides along with the next synced write instead — one fsync per write, not two.
+    // Committed entries that were already durable here before this Ready — and that this Ready
+    // does not overwrite — are applied while its own entries are being synced (the storage runs
+    // the two on separate chains); the others wait for the persist. (A follower may learn that
+    // entries are committed in the same Ready that replaces its stale copies of them: applying
+    // those before they are on disk could leave an applied index over a log that disagrees.)
+    const committed = rd.committedEntries
+    const durableLast = Math.min(this.storage.bounds.lastIndex, rd.entries.length > 0 ? rd.entries[0]!.index - 1 : Infinity)
+    let split = 0
+    while (split < committed.length && committed[split]!.index <= durableLast) split++
+    const early = split > 0 ? this.applyEntries(committed.slice(0, split)) : null
+    // Never an unhandled rejection if the persist fails first; the error still surfaces below.
+    early?.catch(() => undefined)
+    const hs = rd.hardState
+    if (rd.entries.length > 0 || (hs && (hs.term !== this.durableHs.term || hs.vote !== this.durableHs.vote))) {
+      const write = hs ?? this.lazyHs
+      await this.storage.persist({ entries: rd.entries, hardState: write, snapshot: null })
+      if (write) this.durableHs = write
+      this.lazyHs = null
       this.counters.persists++
+    } else if (hs) {
+      this.lazyHs = hs
     }
     for (const m of rd.persistedMessages) this.dispatch(m)
-    if (rd.committedEntries.length > 0) {
-      const batch = this.storage.applyBatch()
-      const results = await this.sm.apply(rd.committedEntries, batch)
-      const last = rd.committedEntries[rd.committedEntries.length - 1]!.index
-      await batch.write(last)
-      this.counters.applied += rd.committedEntries.length
-      this.appliedSinceSnapshot += rd.committedEntries.length
-      for (let i = 0; i < rd.committedEntries.length; i++) {
-        const e = rd.committedEntries[i]!
-        const w = this.proposals.get(e.index)
-        if (!w) continue
-        this.proposals.delete(e.index)
-        clearTimeout(w.timer)
-        if (w.term === e.term) w.resolve(results[i]!)
-        else w.reject(new DroppedError(e.index))
-      }
-    }
+    if (early) await early
+    if (split < committed.length) await this.applyEntries(split === 0 ? committed : committed.slice(split))
     for (const rs of rd.readStates) {
       const w = this.reads.get(rs.ctx)
       if (w) {
@@ -368,6 +402,24 @@ export class RaftNode {
     this.releaseReads()
     if (rd.softState) this.onSoftState(rd.softState.role, rd.softState.leader)
     this.events.onReady?.(rd, () => this.raw.status())
+  }
+
+  /** Applies committed entries in one batch and answers their proposers. */
+  private async applyEntries(entries: Entry[]): Promise<void> {
+    const batch = this.storage.applyBatch()
+    const results = await this.sm.apply(entries, batch)
+    await batch.write(entries[entries.length - 1]!.index)
+    this.counters.applied += entries.length
+    this.appliedSinceSnapshot += entries.length
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!
+      const w = this.proposals.get(e.index)
+      if (!w) continue
+      this.proposals.delete(e.index)
+      clearTimeout(w.timer)
+      if (w.term === e.term) w.resolve(results[i]!)
+      else w.reject(new DroppedError(e.index))
+    }
   }
 
   private releaseReads(): void {
@@ -410,6 +462,7 @@ export class RaftNode {
   }
 
   private dispatch(m: Message): void {
+    this.events.onSend?.(m) // observe hook
     if (m.type === MsgType.Snapshot) {
       // Captured after this turn, so the data matches exactly the state it describes.
       this.snapshotsToSend.push(m)
@@ -505,6 +558,12 @@ export class RaftNode {
     this.failAll(new UnknownOutcomeError('node stopped'))
     await this.snapshotChain
     if (this.staged) await this.staged.writer.abort().catch(() => undefined)
+    // Record the latest commit index on the way out (not needed for safety; it saves a restart
+    // from re-learning it).
+    if (this.lazyHs) {
+      await this.storage.persist({ entries: [], hardState: this.lazyHs, snapshot: null }).catch(() => undefined)
+      this.lazyHs = null
+    }
     this.transport.close()
   }
 

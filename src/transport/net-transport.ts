@@ -8,7 +8,7 @@ import { MsgType, type Message, type NodeId, type SnapshotMeta } from '../raft/t
 import { decodeDataMessage, encodeAppend, encodeReadIndex, encodeSnapshotChunk } from './datamsg.ts'
 import { FrameDecoder } from './frame.ts'
 import { decodeControl, encodeControl, isControlType, newWireCounters, type WireCounters } from './wire.ts'
-import type { PeerResolver, Transport } from './transport.ts'
+import type { PeerResolver, SnapshotStream, Transport } from './transport.ts'
 
 export interface NetTransportOptions {
   id: NodeId
@@ -37,6 +37,8 @@ export interface TransportCounters {
 }
 
 const RECONNECT_MIN_MS = 20
+/** A snapshot stream with no progress for this long is abandoned (the leader retries later). */
+const SNAPSHOT_STALL_MS = 30_000
 const RECONNECT_MAX_MS = 1000
 
 /** One outbound TCP connection to a peer, reconnecting with backoff; never blocks the others. */
@@ -48,6 +50,7 @@ class PeerLink {
   private pending: Buffer[] = []
   private pendingBytes = 0
   private closed = false
+  private corked = false
 
   constructor(
     private readonly id: NodeId,
@@ -61,6 +64,17 @@ class PeerLink {
         // A slow or dead peer: drop rather than buffer without bound; Raft will resend.
         this.t.counters.tcpDroppedBackpressure++
         return
+      }
+      // Every frame for this peer written in the same tick (one Ready's appends, commit updates,
+      // read-index messages) leaves in one writev: one syscall per peer per turn, not per frame.
+      if (!this.corked) {
+        const s = this.sock
+        this.corked = true
+        s.cork()
+        process.nextTick(() => {
+          this.corked = false
+          s.uncork()
+        })
       }
       this.sock.write(frame)
       this.t.counters.tcpFramesSent++
@@ -122,7 +136,7 @@ class PeerLink {
 
 export class NetTransport implements Transport {
   onMessage: (m: Message) => void = () => undefined
-  onSnapshotChunk: (m: Message, meta: SnapshotMeta, chunk: Uint8Array, last: boolean) => void | Promise<void> = () => undefined
+  onSnapshotChunk: (m: Message, meta: SnapshotMeta, chunk: Uint8Array, last: boolean, stream: SnapshotStream) => void | Promise<void> = () => undefined
   readonly counters: TransportCounters = {
     wire: newWireCounters(),
     misaddressed: 0,
@@ -140,6 +154,8 @@ export class NetTransport implements Transport {
   private readonly tcp: Server
   private readonly links = new Map<NodeId, PeerLink>()
   private readonly inbound = new Set<Socket>()
+  /** Numbers inbound connections, so the node can tell concurrent snapshot streams apart. */
+  private streamSeq = 0
 
   private constructor(
     private readonly o: NetTransportOptions,
@@ -202,11 +218,18 @@ export class NetTransport implements Transport {
     const addr = this.peers(m.to)
     if (!addr) throw new Error(`no address for node ${m.to}`)
     const s = connect({ host: addr.host, port: addr.port })
+    // Every wait below also ends when the connection dies (an error, a reset, the peer killed):
+    // a write to a destroyed socket never drains, and the caller must hear of the failure.
+    let failure: Error | null = null
+    s.on('error', (e) => {
+      failure = e
+    })
+    const closed = new Promise<never>((_, reject) => s.once('close', () => reject(failure ?? new Error('connection closed'))))
+    closed.catch(() => undefined)
+    // A peer that stops reading (paused, partitioned) must not hold the stream open forever.
+    s.setTimeout(SNAPSHOT_STALL_MS, () => s.destroy(new Error(`snapshot stream stalled for ${SNAPSHOT_STALL_MS} ms`)))
     try {
-      await new Promise<void>((resolve, reject) => {
-        s.once('connect', resolve)
-        s.once('error', reject)
-      })
+      await Promise.race([new Promise<void>((resolve) => s.once('connect', resolve)), closed])
       let offset = 0
       const it = chunks[Symbol.asyncIterator]()
       let cur = await it.next()
@@ -215,15 +238,14 @@ export class NetTransport implements Transport {
         const data = cur.value
         const frame = encodeSnapshotChunk(m, this.o.clusterId, { meta, offset, total: 0, last: next.done === true, data })
         offset += data.length
+        if (s.destroyed) await closed
         // Respect backpressure: a snapshot may be far larger than memory wants to hold.
-        if (!s.write(frame)) await new Promise<void>((resolve, reject) => {
-          s.once('drain', resolve)
-          s.once('error', reject)
-        })
+        if (!s.write(frame)) await Promise.race([new Promise<void>((resolve) => s.once('drain', resolve)), closed])
         this.counters.tcpFramesSent++
         cur = next
       }
-      await new Promise<void>((resolve) => s.end(resolve))
+      await Promise.race([new Promise<void>((resolve) => s.end(resolve)), closed])
+      if (failure) throw failure
     } finally {
       s.destroy()
     }
@@ -256,6 +278,7 @@ export class NetTransport implements Transport {
   private onConnection(s: Socket): void {
     this.inbound.add(s)
     s.setNoDelay(true)
+    const streamId = ++this.streamSeq
     // Chunks of one snapshot must be handled strictly in order, even though handling is async.
     let chain: Promise<void> = Promise.resolve()
     const dec = new FrameDecoder((kind, payload) => {
@@ -274,7 +297,8 @@ export class NetTransport implements Transport {
       this.counters.tcpFramesReceived++
       if (chunk) {
         const data = chunk.data.slice()
-        chain = chain.then(() => this.onSnapshotChunk(msg, chunk.meta, data, chunk.last)).catch(() => undefined)
+        const stream: SnapshotStream = { id: streamId, offset: chunk.offset }
+        chain = chain.then(() => this.onSnapshotChunk(msg, chunk.meta, data, chunk.last, stream)).catch(() => undefined)
         return
       }
       // Entries outlive the socket chunk they arrived in: copy so the log does not pin it.
