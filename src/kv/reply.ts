@@ -10,6 +10,10 @@ export type Reply =
   | { k: 'map'; v: [Reply, Reply][] }
   | { k: 'bool'; v: boolean }
   | { k: 'null' }
+  /** RESP3 verbatim text (INFO, CLIENT LIST, CLUSTER NODES); a bulk string in RESP2. */
+  | { k: 'verbatim'; v: string }
+  /** RESP3 set (COMMAND INFO flags); an array in RESP2. */
+  | { k: 'set'; v: Reply[] }
 
 export const OK: Reply = { k: 'status', v: 'OK' }
 export const NIL: Reply = { k: 'bulk', v: null }
@@ -49,4 +53,16 @@ export const E = {
   dbIndex: 'ERR DB index is out of range',
   clusterDown: 'CLUSTERDOWN No raft leader',
   timeout: 'TIMEOUT not committed yet',
+  /** A linearizable read could not be confirmed in time (nothing happened; retry). */
+  readTimeout: 'TRYAGAIN read not confirmed by a quorum yet, retry',
+  decrOverflow: 'ERR decrement would overflow',
+  invalidCursor: 'ERR invalid cursor',
+  unknownSub: (sub: string, cmd: string) => `ERR unknown subcommand '${sub}'. Try ${cmd} HELP.`,
+  unsupportedOption: (opt: string) => `ERR Unsupported option ${opt}`,
+  expireFlags: 'ERR NX and XX, GT or LT options at the same time are not compatible',
+  expireGtLt: 'ERR GT and LT options at the same time are not compatible',
+  clientName: 'ERR Client names cannot contain spaces, newlines or special characters.',
+  noProto: 'NOPROTO unsupported protocol version',
+  protoNotInt: 'ERR Protocol version is not an integer or out of range',
+  notInMulti: 'ERR Command not allowed inside a transaction',
 } as const

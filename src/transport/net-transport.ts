@@ -8,6 +8,7 @@ import { MsgType, type Message, type NodeId, type SnapshotMeta } from '../raft/t
 import { decodeDataMessage, encodeAppend, encodeReadIndex, encodeSnapshotChunk } from './datamsg.ts'
 import { FrameDecoder } from './frame.ts'
 import { decodeControl, encodeControl, isControlType, newWireCounters, type WireCounters } from './wire.ts'
+import { HELLO_SIZE, HelloVerifier, encodeHello, helloKey } from './hello.ts'
 import type { PeerResolver, SnapshotStream, Transport } from './transport.ts'
 
 export interface NetTransportOptions {
@@ -32,10 +33,14 @@ export interface TransportCounters {
   tcpFramesSent: number
   tcpFramesReceived: number
   tcpBadFrames: number
+  /** Inbound connections refused at the handshake (no or a wrong cluster secret, unknown peer, replay). */
+  tcpBadHello: number
   tcpDroppedBackpressure: number
   tcpConnects: number
 }
 
+/** How long an inbound data connection may take to present its hello. */
+const HELLO_TIMEOUT_MS = 1000
 const RECONNECT_MIN_MS = 20
 /** A snapshot stream with no progress for this long is abandoned (the leader retries later). */
 const SNAPSHOT_STALL_MS = 30_000
@@ -104,6 +109,7 @@ class PeerLink {
       this.connected = true
       this.backoff = RECONNECT_MIN_MS
       this.t.counters.tcpConnects++
+      s.write(this.t.hello(this.id))
       for (const f of this.pending) s.write(f)
       this.t.counters.tcpFramesSent += this.pending.length
       this.pending = []
@@ -145,6 +151,7 @@ export class NetTransport implements Transport {
     tcpFramesSent: 0,
     tcpFramesReceived: 0,
     tcpBadFrames: 0,
+    tcpBadHello: 0,
     tcpDroppedBackpressure: 0,
     tcpConnects: 0,
   }
@@ -157,6 +164,9 @@ export class NetTransport implements Transport {
   /** Numbers inbound connections, so the node can tell concurrent snapshot streams apart. */
   private streamSeq = 0
 
+  private readonly helloKey: Buffer | null
+  private readonly verifier: HelloVerifier
+
   private constructor(
     private readonly o: NetTransportOptions,
     udp: UdpSocket,
@@ -165,6 +175,8 @@ export class NetTransport implements Transport {
     this.udp = udp
     this.tcp = tcp
     this.peers = o.peers
+    this.helloKey = helloKey(o.key)
+    this.verifier = new HelloVerifier(this.helloKey, o.clusterId, o.id, (id) => o.peers(id) !== undefined)
     this.maxQueuedBytes = o.maxQueuedBytes ?? 64 << 20
   }
 
@@ -230,6 +242,7 @@ export class NetTransport implements Transport {
     s.setTimeout(SNAPSHOT_STALL_MS, () => s.destroy(new Error(`snapshot stream stalled for ${SNAPSHOT_STALL_MS} ms`)))
     try {
       await Promise.race([new Promise<void>((resolve) => s.once('connect', resolve)), closed])
+      s.write(this.hello(m.to))
       let offset = 0
       const it = chunks[Symbol.asyncIterator]()
       let cur = await it.next()
@@ -275,9 +288,25 @@ export class NetTransport implements Transport {
     this.onMessage(m)
   }
 
+  /** The handshake that opens every outbound data connection (see hello.ts). */
+  hello(to: NodeId): Buffer {
+    return encodeHello(this.helloKey, this.o.clusterId, this.o.id, to)
+  }
+
   private onConnection(s: Socket): void {
     this.inbound.add(s)
     s.setNoDelay(true)
+    // Nothing is decoded until the peer proved it holds the cluster secret.
+    let peer: NodeId = 0
+    let helloBuf = Buffer.alloc(0)
+    // A connection that never completes its hello must not hold a socket forever.
+    const helloTimer = setTimeout(() => {
+      if (peer !== 0 || s.destroyed) return
+      this.counters.tcpBadHello++
+      this.o.log.warn({ reason: 'no hello in time', peer: s.remoteAddress }, 'data connection refused at the handshake')
+      s.destroy()
+    }, HELLO_TIMEOUT_MS)
+    helloTimer.unref()
     const streamId = ++this.streamSeq
     // Chunks of one snapshot must be handled strictly in order, even though handling is async.
     let chain: Promise<void> = Promise.resolve()
@@ -290,7 +319,7 @@ export class NetTransport implements Transport {
         return
       }
       const { msg, chunk } = r.value
-      if (!this.peers(msg.from) || msg.to !== this.o.id) {
+      if (msg.from !== peer || msg.to !== this.o.id) {
         this.counters.misaddressed++
         return
       }
@@ -305,7 +334,24 @@ export class NetTransport implements Transport {
       for (const e of msg.entries) e.data = e.data.slice()
       this.onMessage(msg)
     })
-    s.on('data', (d: Buffer) => {
+    s.on('data', (chunk: Buffer) => {
+      let d = chunk
+      if (peer === 0) {
+        helloBuf = Buffer.concat([helloBuf, d])
+        if (helloBuf.length < HELLO_SIZE) return
+        const h = this.verifier.verify(helloBuf.subarray(0, HELLO_SIZE))
+        if (!h.ok) {
+          this.counters.tcpBadHello++
+          this.o.log.warn({ reason: h.reason, peer: s.remoteAddress }, 'data connection refused at the handshake')
+          s.destroy()
+          return
+        }
+        peer = h.from
+        clearTimeout(helloTimer)
+        d = helloBuf.subarray(HELLO_SIZE)
+        helloBuf = Buffer.alloc(0)
+        if (d.length === 0) return
+      }
       const err = dec.push(d)
       if (err && !s.destroyed) {
         this.counters.tcpBadFrames++

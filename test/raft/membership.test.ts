@@ -48,6 +48,20 @@ t.test('Membership: a learner never campaigns and cannot be made leader', async 
   t.same(c.node(1).raw.transferLeadership(4), { ok: false, reason: 'unknown-node' })
 })
 
+t.test('Membership: heartbeat acks from learners do not confirm a read', async (t) => {
+  const c = withLearner()
+  c.node(2).up = false
+  c.node(3).up = false
+  const mark = c.delivered.length
+  c.node(1).raw.readIndex(1)
+  c.stabilize()
+  t.same(c.delivered.slice(mark).filter((m) => m.type === MsgType.HeartbeatResp).map((m) => m.from), [4, 5], 'both learners answered')
+  t.same(c.node(1).reads, [], 'leader + 2 learners are not a majority of the voters')
+  c.node(2).up = true
+  c.tickAll(1)
+  t.same(c.node(1).reads, [{ ctx: 1, index: 1 }])
+})
+
 t.test('Membership: promoting a learner makes it a voter that counts toward commits', async (t) => {
   const c = withLearner()
   const r = c.node(1).raw.proposeConfChange(add(4))
