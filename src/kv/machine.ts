@@ -1,7 +1,7 @@
 // The replicated key-value state machine: applies committed write requests in log order into the
 // storage's kv sublevel, and answers reads. Deterministic: apply depends only on the log (time comes
 // from the request's `now`), so every replica ends in the same state.
-import { Packr } from 'msgpackr'
+import { pack, unpack } from './pack.ts'
 import type { Entry } from '../raft/types.ts'
 import { EntryType } from '../raft/types.ts'
 import type { ApplyBatch, RaftStorage } from '../storage/raft-storage.ts'
@@ -21,7 +21,6 @@ const SESSION_TTL_MS = 60 * 60 * 1000
 /** At most this many old replies are deleted when a session's ack jumps (bounds one apply). */
 const MAX_ACK_SWEEP = 10_000
 
-const sessionPackr = new Packr({ useRecords: false, mapsAsObjects: true })
 const enc = new TextEncoder()
 const dec = new TextDecoder()
 const EMPTY = new Uint8Array(0)
@@ -330,7 +329,7 @@ export class KvMachine {
     const seq = req.seq
     const hk = sessionKey(client)
     const rawHead = await ov.getRaw(hk)
-    let head = rawHead ? (sessionPackr.unpack(rawHead) as Partial<SessionHead>) : undefined
+    let head = rawHead ? (unpack(rawHead) as Partial<SessionHead>) : undefined
     // Forgotten (too old) or in the pre-window format: a new session.
     if (head && (typeof head.max !== 'number' || (head.at ?? 0) + SESSION_TTL_MS < req.now)) head = undefined
     const h = head as SessionHead | undefined
@@ -339,16 +338,16 @@ export class KvMachine {
       if (seq <= h.max) {
         // A retry of something already applied: answer as the first time, change nothing.
         const prev = await ov.getRaw(replyKey(client, seq))
-        if (prev) return sessionPackr.unpack(prev) as Reply
+        if (prev) return unpack(prev) as Reply
       }
     }
     const reply = await this.applyChecked(req, index, ov)
     const next: SessionHead = { ack: Math.max(h?.ack ?? 0, req.ack ?? 0), max: Math.max(h?.max ?? 0, seq), at: req.now }
-    ov.putRaw(replyKey(client, seq), sessionPackr.pack(reply))
+    ov.putRaw(replyKey(client, seq), pack(reply))
     if (h && next.ack > h.ack) {
       for (let s = h.ack; s < next.ack && s < h.ack + MAX_ACK_SWEEP; s++) ov.delRaw(replyKey(client, s))
     }
-    ov.putRaw(hk, sessionPackr.pack(next))
+    ov.putRaw(hk, pack(next))
     return reply
   }
 

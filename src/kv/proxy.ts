@@ -9,7 +9,7 @@
 // writes reach the leader — and the log — in the order it sent them.
 import { createHmac, randomBytes } from 'node:crypto'
 import { connect, type Socket } from 'node:net'
-import { Packr } from 'msgpackr'
+import { pack, unpack } from './pack.ts'
 import Parser from 'redis-parser'
 import type { Logger } from 'pino'
 import type { NodeId } from '../raft/types.ts'
@@ -20,7 +20,6 @@ import type { Forwarder, KvService, LocalOutcome, Session, WriteJob } from './se
 const LANES = 4
 /** How long to wait before re-sending after a failure (a new leader needs an election or so). */
 const RETRY_MS = 20
-const packr = new Packr({ useRecords: false, mapsAsObjects: true })
 
 /** What travels in RAFTKV.FWD: the commands, whether they are one transaction, its WATCH list. */
 export interface FwdPayload {
@@ -30,12 +29,12 @@ export interface FwdPayload {
 }
 
 export function encodePayload(p: FwdPayload): Uint8Array {
-  return packr.pack(p)
+  return pack(p)
 }
 
 export function decodePayload(b: Uint8Array): FwdPayload | undefined {
   try {
-    const v = packr.unpack(b) as Partial<FwdPayload>
+    const v = unpack(b) as Partial<FwdPayload>
     if (!Array.isArray(v.a) || !v.a.every((x) => Array.isArray(x) && x.length > 0 && x.every((y) => y instanceof Uint8Array))) return undefined
     if (typeof v.m !== 'boolean') return undefined
     return v as FwdPayload
@@ -45,7 +44,7 @@ export function decodePayload(b: Uint8Array): FwdPayload | undefined {
 }
 
 export function encodeReply(r: Reply): Uint8Array {
-  return packr.pack(r)
+  return pack(r)
 }
 
 /** The proof a peer gives in RAFTKV.PEER: an HMAC of its id under the cluster secret. */
@@ -251,7 +250,7 @@ class Lane {
       if (!(r instanceof Buffer)) return this.finish(p, err('ERR proxy: unexpected reply from the leader'))
       let reply: Reply
       try {
-        reply = packr.unpack(r) as Reply
+        reply = unpack(r) as Reply
       } catch {
         return this.finish(p, err('ERR proxy: undecodable reply from the leader'))
       }

@@ -1,6 +1,6 @@
 // A write request as it travels in one Raft log entry. Everything time-dependent is fixed by the
 // leader before proposing (`now`, absolute expiry times), so every replica applies it identically.
-import { Packr } from 'msgpackr'
+import { pack, unpack } from './pack.ts'
 
 type Key = Uint8Array
 
@@ -72,13 +72,12 @@ export interface WriteRequest {
   watch?: [Key, number][]
 }
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true })
 
 /** Entry data: a version byte, then the msgpack body (room to change the format later). */
 const VERSION = 1
 
 export function encodeRequest(r: WriteRequest): Uint8Array {
-  const body = packr.pack(r)
+  const body = pack(r)
   const out = new Uint8Array(body.length + 1)
   out[0] = VERSION
   out.set(body, 1)
@@ -147,7 +146,7 @@ export function decodeRequest(data: Uint8Array): WriteRequest | string {
   if (data.length < 2 || data[0] !== VERSION) return 'unknown request format'
   let v: unknown
   try {
-    v = packr.unpack(data.subarray(1))
+    v = unpack(data.subarray(1))
   } catch (e) {
     return `undecodable request: ${(e as Error).message}`
   }
