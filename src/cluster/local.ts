@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
+import { startControl, type LocalNodes } from './control.ts'
 
 const cliPath = fileURLToPath(new URL('../cli.ts', import.meta.url))
 
@@ -33,8 +34,8 @@ export function nodeArgs(o: LocalClusterOptions, id: number): string[] {
 }
 
 /** Starts one node process running the CLI through tsx. */
-export function spawnNode(args: string[], stdio: LocalClusterOptions['stdio']): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], { stdio: ['ignore', stdio, stdio] })
+export function spawnNode(args: string[], stdio: LocalClusterOptions['stdio'], env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], { stdio: ['ignore', stdio, stdio], env })
 }
 
 export async function runLocal(argv: string[]): Promise<void> {
@@ -48,6 +49,8 @@ export async function runLocal(argv: string[]): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       'raft-port-base': { type: 'string', default: '7000' },
       'http-port-base': { type: 'string', default: '8079' },
+      /** The control API (control.ts) for the visualizer's stop/start buttons; 0: off. */
+      'control-port': { type: 'string' },
     },
   })
   const n = Number(values.nodes)
@@ -62,21 +65,56 @@ export async function runLocal(argv: string[]): Promise<void> {
     stdio: 'inherit',
   }
   mkdirSync(o.dataDir, { recursive: true })
+  const controlPort = Number(values['control-port'] ?? o.httpPortBase)
+  if (!Number.isInteger(controlPort) || controlPort < 0 || controlPort > 65535) throw new Error('--control-port must be a port number (0: off)')
+  const controlUrl = controlPort > 0 ? `http://${o.host}:${controlPort}` : null
+  // Nodes tell the visualizer where to send stop/start.
+  const env: NodeJS.ProcessEnv = controlUrl ? { ...process.env, RAFTKV_LOCAL_CONTROL: controlUrl } : process.env
   const children = new Map<number, ChildProcess>()
+  /** Nodes stopped through the control API: their exit is no error, and not the cluster's end. */
+  const held = new Set<number>()
   let stopping = false
-  for (let id = 1; id <= n; id++) {
-    const c = spawnNode(nodeArgs(o, id), o.stdio)
+  const startNode = (id: number): void => {
+    const c = spawnNode(nodeArgs(o, id), o.stdio, env)
     children.set(id, c)
+    held.delete(id)
     c.on('exit', (code, sig) => {
-      children.delete(id)
-      if (!stopping) console.error(`node ${id} exited (${sig ?? code})`)
-      if (children.size === 0) process.exit(stopping ? 0 : 1)
+      if (children.get(id) === c) children.delete(id)
+      if (!stopping && !held.has(id)) console.error(`node ${id} exited (${sig ?? code})`)
+      if (children.size === 0 && (stopping || held.size === 0)) process.exit(stopping ? 0 : 1)
     })
+  }
+  for (let id = 1; id <= n; id++) startNode(id)
+  const nodes: LocalNodes = {
+    list: () =>
+      Array.from({ length: n }, (_, i) => i + 1).map((id) => {
+        const c = children.get(id)
+        return { id, pid: c?.pid ?? null, running: c !== undefined, held: held.has(id), http: `http://${o.host}:${o.httpPortBase + id}` }
+      }),
+    stop: async (id, signal) => {
+      const c = children.get(id)
+      if (!c) return false
+      held.add(id)
+      const exited = new Promise((r) => c.once('exit', r))
+      c.kill(signal)
+      await exited
+      return true
+    },
+    start: (id) => {
+      if (children.has(id) || stopping) return false
+      startNode(id)
+      return true
+    },
+  }
+  if (controlUrl) {
+    // A busy port costs only the buttons, not the cluster.
+    await startControl(o.host, controlPort, nodes).catch((e: unknown) => console.error(`control API off: ${(e as Error).message}`))
   }
   console.log(`raftkv: local cluster of ${n} nodes, data under ${o.dataDir}`)
   for (let id = 1; id <= n; id++) {
     console.log(`  node ${id}: http http://${o.host}:${o.httpPortBase + id}  raft ${o.host}:${o.raftPortBase + id} (udp+tcp)`)
   }
+  console.log(`  visualizer: http://${o.host}:${o.httpPortBase + 1}/ui/ (any member's /ui/)${controlUrl ? `, control API ${controlUrl}` : ''}`)
   console.log('Ctrl-C stops the cluster; starting again resumes it from its data.')
   const stop = (): void => {
     if (stopping) return

@@ -8,14 +8,24 @@ import { NetTransport } from '../transport/net-transport.ts'
 import { deriveKey } from '../transport/wire.ts'
 import type { NodeId } from '../raft/types.ts'
 import type { PeerAddress } from '../transport/transport.ts'
+import { startResp } from '../kv/resp/start.ts'
 import { buildHttp } from './http.ts'
-import { resolveTemplate, type NodeConfig } from './options.ts'
+import { NodeMetrics } from './metrics.ts'
+import { peerHttpResolver } from '../observe/options.ts'
+import { resolveRespTemplate, resolveTemplate, type NodeConfig } from './options.ts'
 import { RaftNode } from './raftnode.ts'
+// ---- observe hook (src/observe: RPC log, traces, visualizer) ----
+import { defaultObserveOptions, type ObserveOptions } from '../observe/options.ts'
+import { observePlugin } from '../observe/routes.ts'
+import { createObserver, observePluginOptions } from '../observe/setup.ts'
+// ---- end observe hook ----
 
 export interface RunningNode {
   node: RaftNode
   close(): Promise<void>
   httpPort: number
+  /** The RESP port (0 when the default port was busy and RESP is off). */
+  respPort: number
 }
 
 /** A seeded generator for election timeouts, seeded from the OS (the core itself stays pure). */
@@ -31,11 +41,13 @@ function osRandom(): () => number {
   }
 }
 
-export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.logLevel })): Promise<RunningNode> {
+export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.logLevel }), observe: ObserveOptions = defaultObserveOptions()): Promise<RunningNode> {
   const l = log.child({ node: cfg.id })
   if (!cfg.secret) l.warn('running without a cluster secret: control messages are not authenticated (development only)')
   await mkdir(cfg.dataDir, { recursive: true })
-  const storage = await RaftStorage.open(cfg.dataDir)
+  // Metrics exist before the storage so that it can report every fsync (the WAL fsync histogram).
+  const metrics = new NodeMetrics()
+  const storage = await RaftStorage.open(cfg.dataDir, { onSyncWrite: (ms) => metrics.observeFsync(ms) })
   const resolve = (id: NodeId): PeerAddress | undefined => {
     const p = cfg.peers.get(id)
     if (p) return p
@@ -52,6 +64,7 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
   })
   const sm = new KvMachine(storage)
   await sm.recount()
+  const observer = createObserver(cfg.id, observe) // observe hook
   const node = await RaftNode.start(
     {
       id: cfg.id,
@@ -72,21 +85,56 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
     sm,
     transport,
     l,
+    observer?.events ?? {}, // observe hook
   )
   const http = buildHttp({
     node,
     sm,
     log: l,
     extraStatus: () => ({ transport: transport.counters, storage: storage.stats(), node: node.counters }),
+    metrics: metrics.attach({ status: () => node.status(), counters: () => node.counters, transport: () => transport.counters }),
+    // Followers proxy (or, with --redirect, 307) writes to the leader's HTTP address (--http-template).
+    peerHttp: peerHttpResolver(observe, { id: cfg.id, host: cfg.host, httpPort: cfg.httpPort }, resolve),
+    redirect: cfg.redirect,
+    requestTimeoutMs: cfg.requestTimeoutMs,
   })
+  await http.register(observePlugin, observePluginOptions(cfg, observe, observer, node, resolve)) // observe hook
   await http.listen({ port: cfg.httpPort, host: cfg.host })
   const addr = http.server.address()
   const httpPort = typeof addr === 'object' && addr ? addr.port : cfg.httpPort
-  l.info({ raft: `${cfg.host}:${cfg.raftPort}`, http: `http://${cfg.host}:${httpPort}` }, 'node listening')
+  // RESP addresses of members: the template, or each member's Raft host with port base + id.
+  const respAddr = (id: NodeId): PeerAddress | undefined => {
+    if (cfg.respTemplate) return resolveRespTemplate(cfg.respTemplate, id, cfg.respPortBase)
+    if (id === cfg.id) return { host: cfg.host, port: cfg.respPort }
+    const host = resolve(id)?.host
+    return host ? { host, port: cfg.respPortBase + id } : undefined
+  }
+  const resp = await startResp(
+    {
+      id: cfg.id,
+      clusterId: cfg.clusterId,
+      host: cfg.host,
+      port: cfg.respPort,
+      portExplicit: cfg.respPortExplicit,
+      requirepass: cfg.requirepass,
+      redirect: cfg.redirect,
+      secret: cfg.secret,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+      respAddr,
+      raftAddr: resolve,
+    },
+    node,
+    sm,
+    storage,
+    l,
+  )
+  l.info({ raft: `${cfg.host}:${cfg.raftPort}`, http: `http://${cfg.host}:${httpPort}`, resp: resp.port ? `${cfg.host}:${resp.port}` : 'off' }, 'node listening')
   return {
     node,
     httpPort,
+    respPort: resp.port,
     async close() {
+      await resp.close()
       await node.stop()
       await http.close()
       await storage.close()

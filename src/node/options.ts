@@ -27,6 +27,21 @@ export interface NodeConfig {
   snapshotEntries: number
   requestTimeoutMs: number
   logLevel: string
+  /** The RESP (Redis protocol) port; default 6378 + id. */
+  respPort: number
+  /** Whether --resp-port was given: a busy default port is only a warning, a chosen one is fatal. */
+  respPortExplicit: boolean
+  /** The base of `{resp}` in the RESP template: a member's RESP port = respPortBase + id. */
+  respPortBase: number
+  /**
+   * How clients reach a member over RESP (MOVED, CLUSTER SLOTS, the write proxy): `{resp}`, `{id}`
+   * and `{ordinal}` are replaced. Null: the member's Raft host and port respPortBase + id.
+   */
+  respTemplate: string | null
+  /** Clients must AUTH with this password (Redis's requirepass). */
+  requirepass: string | null
+  /** Followers answer writes with -MOVED to the leader instead of proxying them. */
+  redirect: boolean
 }
 
 export class UsageError extends Error {}
@@ -67,6 +82,15 @@ export function resolveTemplate(template: string, id: NodeId, portBase: number):
   return parseAddress(s)
 }
 
+/** A member's RESP address from the template: `{resp}` = portBase + id, `{id}`, `{ordinal}` = id - 1. */
+export function resolveRespTemplate(template: string, id: NodeId, portBase: number): PeerAddress {
+  const s = template
+    .replaceAll('{id}', String(id))
+    .replaceAll('{ordinal}', String(id - 1))
+    .replaceAll('{resp}', String(portBase + id))
+  return parseAddress(s)
+}
+
 export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const { values } = parseArgs({
     args: argv,
@@ -91,6 +115,12 @@ export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
       'snapshot-entries': { type: 'string' },
       'request-timeout-ms': { type: 'string' },
       'log-level': { type: 'string' },
+      'resp-port': { type: 'string' },
+      'resp-port-base': { type: 'string' },
+      'resp-template': { type: 'string' },
+      requirepass: { type: 'string' },
+      'requirepass-file': { type: 'string' },
+      redirect: { type: 'boolean' },
     },
   })
   const id = int('id', values.id ?? env.RAFTKV_ID, 0, 1, 65535)
@@ -110,6 +140,13 @@ export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
   if (!secret && secretFile) secret = readFileSync(secretFile, 'utf8').trim()
   if (secret === '') secret = null
   const tickMs = int('tick-ms', values['tick-ms'], 10, 1, 1000)
+  const respPortBase = int('resp-port-base', values['resp-port-base'] ?? env.RAFTKV_RESP_PORT_BASE, 6378, 0, 65000)
+  const respTemplate = values['resp-template'] ?? env.RAFTKV_RESP_TEMPLATE ?? null
+  if (respTemplate !== null) resolveRespTemplate(respTemplate, id, respPortBase) // fail fast on a bad template
+  let requirepass: string | null = values.requirepass ?? env.RAFTKV_REQUIREPASS ?? null
+  const passFile = values['requirepass-file'] ?? env.RAFTKV_REQUIREPASS_FILE
+  if (requirepass === null && passFile) requirepass = readFileSync(passFile, 'utf8').trim()
+  if (requirepass === '') requirepass = null
   return {
     id,
     dataDir: values['data-dir'] ?? `./data/node${id}`,
@@ -129,5 +166,11 @@ export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
     snapshotEntries: int('snapshot-entries', values['snapshot-entries'], 20_000, 10, 1e9),
     requestTimeoutMs: int('request-timeout-ms', values['request-timeout-ms'], 5000, 10, 600_000),
     logLevel: values['log-level'] ?? env.RAFTKV_LOG_LEVEL ?? 'info',
+    respPort: int('resp-port', values['resp-port'], respPortBase + id, 0, 65535),
+    respPortExplicit: values['resp-port'] !== undefined,
+    respPortBase,
+    respTemplate,
+    requirepass,
+    redirect: values.redirect ?? false,
   }
 }
