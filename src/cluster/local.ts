@@ -14,6 +14,7 @@ export interface LocalClusterOptions {
   host: string
   raftPortBase: number
   httpPortBase: number
+  respPortBase: number
   extraArgs: string[]
   /** Where each node's output goes: 'inherit' (terminal) or 'ignore'. */
   stdio: 'inherit' | 'ignore' | 'pipe'
@@ -28,6 +29,9 @@ export function nodeArgs(o: LocalClusterOptions, id: number): string[] {
     '--peer-template', `${o.host}:{port}`,
     '--raft-port-base', String(o.raftPortBase),
     '--http-port', String(o.httpPortBase + id),
+    '--http-port-base', String(o.httpPortBase),
+    '--resp-port', String(o.respPortBase + id),
+    '--resp-port-base', String(o.respPortBase),
     '--data-dir', join(o.dataDir, `node${id}`),
     ...o.extraArgs,
   ]
@@ -49,6 +53,7 @@ export async function runLocal(argv: string[]): Promise<void> {
       host: { type: 'string', default: '127.0.0.1' },
       'raft-port-base': { type: 'string', default: '7000' },
       'http-port-base': { type: 'string', default: '8079' },
+      'resp-port-base': { type: 'string', default: '6378' },
       /** The control API (control.ts) for the visualizer's stop/start buttons; 0: off. */
       'control-port': { type: 'string' },
     },
@@ -61,6 +66,7 @@ export async function runLocal(argv: string[]): Promise<void> {
     host: values.host,
     raftPortBase: Number(values['raft-port-base']),
     httpPortBase: Number(values['http-port-base']),
+    respPortBase: Number(values['resp-port-base']),
     extraArgs: positionals,
     stdio: 'inherit',
   }
@@ -112,7 +118,9 @@ export async function runLocal(argv: string[]): Promise<void> {
   }
   console.log(`raftkv: local cluster of ${n} nodes, data under ${o.dataDir}`)
   for (let id = 1; id <= n; id++) {
-    console.log(`  node ${id}: http http://${o.host}:${o.httpPortBase + id}  raft ${o.host}:${o.raftPortBase + id} (udp+tcp)`)
+    console.log(
+      `  node ${id}: redis-cli -h ${o.host} -p ${o.respPortBase + id}  http http://${o.host}:${o.httpPortBase + id}  raft ${o.host}:${o.raftPortBase + id} (udp+tcp)`,
+    )
   }
   console.log(`  visualizer: http://${o.host}:${o.httpPortBase + 1}/ui/ (any member's /ui/)${controlUrl ? `, control API ${controlUrl}` : ''}`)
   console.log('Ctrl-C stops the cluster; starting again resumes it from its data.')

@@ -2,13 +2,11 @@
 // serves writes, stops cleanly on Ctrl-C (SIGINT to the whole process group, as a terminal sends
 // it) and on a SIGINT to the parent alone, and a second start resumes with the same data.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { childEnv, cliPath, freePortBlock, repoRoot, sleep, waitFor, type NodeStatus } from './fixtures/helpers.ts'
-
-const hasResp = readFileSync(join(repoRoot, 'src', 'node', 'options.ts'), 'utf8').includes("'resp-port'")
 
 interface Local {
   proc: ChildProcess
@@ -23,8 +21,8 @@ function startLocal(dataDir: string, base: number): Local {
     '--data-dir', dataDir,
     '--raft-port-base', String(base),
     '--http-port-base', String(base + 10),
-    // Node flags after `--` go to every node: keep RESP off the default ports other tests may use.
-    ...(hasResp ? ['--', '--resp-port-base', String(base + 20)] : []),
+    // Keep RESP off the default ports other tests may use.
+    '--resp-port-base', String(base + 20),
   ]
   // detached: its own process group, so a "Ctrl-C" can go to the whole group like a terminal's.
   const proc = spawn(process.execPath, args, { cwd: repoRoot, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true })
