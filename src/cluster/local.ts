@@ -30,7 +30,6 @@ export function nodeArgs(o: LocalClusterOptions, id: number): string[] {
     '--raft-port-base', String(o.raftPortBase),
     '--http-port', String(o.httpPortBase + id),
     '--http-port-base', String(o.httpPortBase),
-    '--resp-port', String(o.respPortBase + id),
     '--resp-port-base', String(o.respPortBase),
     '--data-dir', join(o.dataDir, `node${id}`),
     ...o.extraArgs,

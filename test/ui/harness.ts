@@ -85,7 +85,7 @@ export interface LocalCluster {
 export async function startLocal(nodes: number, nodeFlags: string[] = []): Promise<LocalCluster> {
   const base = await freePortBlock(30)
   const dir = mkdtempSync(join(tmpdir(), 'raftkv-local-'))
-  const args = ['--import', 'tsx', cliPath, 'local', '--nodes', String(nodes), '--data-dir', dir, '--raft-port-base', String(base), '--http-port-base', String(base + 10), '--', '--log-level', 'warn', ...(hasResp ? ['--resp-port-base', String(base + 20)] : []), ...nodeFlags]
+  const args = ['--import', 'tsx', cliPath, 'local', '--nodes', String(nodes), '--data-dir', dir, '--raft-port-base', String(base), '--http-port-base', String(base + 10), '--resp-port-base', String(base + 20), '--', '--log-level', 'warn', ...nodeFlags]
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('TAP') && !k.startsWith('_TAP')) env[k] = v
   // The guard reaches the nodes too (they inherit NODE_OPTIONS): if we die, they do not linger.
