@@ -238,6 +238,21 @@ export class Raft {
 
   // ---- ticks --------------------------------------------------------------------------------
 
+  /**
+   * The leader this follower follows was heard `ticksAgo` ticks ago by a path that stepped no
+   * message here (the kernel fast path acknowledged its heartbeat from the durable state): the
+   * election timer restarts from then, as a stepped heartbeat would have restarted it. Only for
+   * the known leader of the current term, and it can only make the timer younger: anything else
+   * (another term, another leader, no leader, not a follower) is ignored. Returns whether the
+   * timer moved.
+   */
+  leaderHeard(leader: NodeId, term: number, ticksAgo: number): boolean {
+    if (this.role !== Role.Follower || this.lead === NONE || leader !== this.lead || term !== this.term) return false
+    if (!Number.isInteger(ticksAgo) || ticksAgo < 0 || ticksAgo >= this.electionElapsed) return false
+    this.electionElapsed = ticksAgo
+    return true
+  }
+
   tick(): void {
     this.now++
     if (this.role === Role.Leader) this.tickHeartbeat()

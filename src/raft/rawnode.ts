@@ -70,6 +70,11 @@ export class RawNode {
   }
 
   /** Steps a message from a peer. Stale, misaddressed or unknown messages are ignored. */
+  /** See Raft.leaderHeard: the known leader was heard `ticksAgo` ticks ago without a stepped message. */
+  leaderHeard(leader: NodeId, term: number, ticksAgo: number): boolean {
+    return this.r.leaderHeard(leader, term, ticksAgo)
+  }
+
   step(m: Message): void {
     this.r.step(m)
   }
