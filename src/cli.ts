@@ -1,5 +1,6 @@
 // The `raftkv` command.
 import { runLocal } from './cluster/local.ts'
+import { ClusterUsageError, splitClusterArgs } from './cluster/options.ts'
 import { parseNodeArgs, UsageError } from './node/options.ts'
 import { runNode } from './node/main.ts'
 import { ObserveUsageError, splitObserveArgs } from './observe/options.ts'
@@ -7,6 +8,8 @@ import { ObserveUsageError, splitObserveArgs } from './observe/options.ts'
 const usage = `usage:
   raftkv node --id N [--peers 1=host:port,…] [--data-dir DIR] [--http-port P] [--cluster-secret S] …
               [--rpc-log-size 50000 (0: off)] [--http-port-base B | --http-template host:{http}]
+              [--offload auto|native|generic|off (default off)] [--offload-ifname IF (default: the --host interface)]
+              [--id-from-hostname] [--bootstrap-id 1] [--orchestrator local|kubernetes|none]
   raftkv local [--nodes 3] [--data-dir ./data]     a local cluster of processes on loopback`
 
 async function main(argv: string[]): Promise<void> {
@@ -14,9 +17,11 @@ async function main(argv: string[]): Promise<void> {
   switch (cmd) {
     case 'node': {
       // The observability flags (--rpc-log-size …) are taken off first; the node parses the rest.
-      const { rest: nodeArgv, observe } = splitObserveArgs(rest)
+      // So are the cluster flags (--id-from-hostname, --bootstrap-id, --orchestrator …).
+      const { rest: afterObserve, observe } = splitObserveArgs(rest)
+      const { rest: nodeArgv, cluster } = splitClusterArgs(afterObserve)
       const cfg = parseNodeArgs(nodeArgv)
-      const running = await runNode(cfg, undefined, observe)
+      const running = await runNode(cfg, undefined, observe, cluster)
       let closing = false
       const shutdown = (sig: string): void => {
         if (closing) return
@@ -44,7 +49,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {
-  if (e instanceof UsageError || e instanceof ObserveUsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
+  if (e instanceof UsageError || e instanceof ObserveUsageError || e instanceof ClusterUsageError || (e instanceof TypeError && 'code' in e && String(e.code).startsWith('ERR_PARSE_ARGS'))) {
     console.error(`raftkv: ${e.message}\n${usage}`)
     process.exit(2)
   }

@@ -19,6 +19,9 @@ import { defaultObserveOptions, type ObserveOptions } from '../observe/options.t
 import { observePlugin } from '../observe/routes.ts'
 import { createObserver, observePluginOptions } from '../observe/setup.ts'
 // ---- end observe hook ----
+import { ClusterOps } from '../cluster/setup.ts' // cluster hook
+import { defaultClusterOptions, type ClusterOptions } from '../cluster/options.ts' // cluster hook
+import { OffloadBinding } from '../offload/binding.ts' // offload hook
 
 export interface RunningNode {
   node: RaftNode
@@ -41,7 +44,7 @@ function osRandom(): () => number {
   }
 }
 
-export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.logLevel }), observe: ObserveOptions = defaultObserveOptions()): Promise<RunningNode> {
+export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.logLevel }), observe: ObserveOptions = defaultObserveOptions(), clusterOpts: ClusterOptions = defaultClusterOptions()): Promise<RunningNode> {
   const l = log.child({ node: cfg.id })
   if (!cfg.secret) l.warn('running without a cluster secret: control messages are not authenticated (development only)')
   await mkdir(cfg.dataDir, { recursive: true })
@@ -64,7 +67,16 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
   })
   const sm = new KvMachine(storage)
   await sm.recount()
+  // cluster hook: the KV machine plus the cluster's own log entries (the /scale-cluster target)
+  const cluster = new ClusterOps(clusterOpts, storage, sm, l)
   const observer = createObserver(cfg.id, observe) // observe hook
+  // offload hook: the kernel fast path's run-loop hooks; bound to the node once it exists.
+  const electionTick = Math.max(2, Math.round(cfg.electionMs / cfg.tickMs))
+  const offload = new OffloadBinding(
+    { id: cfg.id, clusterId: cfg.clusterId, host: cfg.host, raftPort: cfg.raftPort, key: cfg.secret ? deriveKey(cfg.secret) : null, mode: cfg.offload, ifname: cfg.offloadIfname, tickMs: cfg.tickMs, electionTick, checkQuorum: true },
+    l.child({ component: 'offload' }),
+  )
+  const obsEvents = observer?.events
   const node = await RaftNode.start(
     {
       id: cfg.id,
@@ -72,7 +84,7 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
       join: cfg.join,
       tickMs: cfg.tickMs,
       heartbeatTick: Math.max(1, Math.round(cfg.heartbeatMs / cfg.tickMs)),
-      electionTick: Math.max(2, Math.round(cfg.electionMs / cfg.tickMs)),
+      electionTick,
       snapshotEntries: cfg.snapshotEntries,
       compactionMargin: Math.min(5000, Math.floor(cfg.snapshotEntries / 2)),
       requestTimeoutMs: cfg.requestTimeoutMs,
@@ -82,16 +94,32 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
       random: osRandom(),
     },
     storage,
-    sm,
+    cluster.stateMachine, // cluster hook
     transport,
     l,
-    observer?.events ?? {}, // observe hook
+    {
+      ...obsEvents, // observe hook
+      ...offload.hooks, // offload hook
+      onReceive: obsEvents ? (m) => (obsEvents.onReceive(m), offload.hooks.onReceive(m)) : offload.hooks.onReceive,
+    },
   )
+  // offload hook: before the loop's first turn (a setImmediate away), so its first Ready is published.
+  offload.bind(node, storage, observer?.log ?? null, metrics.registry)
+  // cluster hook: the scaler loop (leader: drives the cluster to the committed target)
+  cluster.start({
+    node,
+    raftAddr: (id) => {
+      const a = resolve(id)
+      return a ? `${a.host}:${a.port}` : null
+    },
+    httpAddr: peerHttpResolver(observe, { id: cfg.id, host: cfg.host, httpPort: cfg.httpPort }, resolve),
+    requestTimeoutMs: cfg.requestTimeoutMs,
+  })
   const http = buildHttp({
     node,
     sm,
     log: l,
-    extraStatus: () => ({ transport: transport.counters, storage: storage.stats(), node: node.counters }),
+    extraStatus: () => ({ transport: transport.counters, storage: storage.stats(), node: node.counters, cluster: cluster.status(), offload: offload.status() }),
     metrics: metrics.attach({ status: () => node.status(), counters: () => node.counters, transport: () => transport.counters }),
     // Followers proxy (or, with --redirect, 307) writes to the leader's HTTP address (--http-template).
     peerHttp: peerHttpResolver(observe, { id: cfg.id, host: cfg.host, httpPort: cfg.httpPort }, resolve),
@@ -99,6 +127,7 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
     requestTimeoutMs: cfg.requestTimeoutMs,
   })
   await http.register(observePlugin, observePluginOptions(cfg, observe, observer, node, resolve)) // observe hook
+  await http.register(cluster.routes) // cluster hook: /scale-cluster, /get-raft-instances, /delete-pod …
   await http.listen({ port: cfg.httpPort, host: cfg.host })
   const addr = http.server.address()
   const httpPort = typeof addr === 'object' && addr ? addr.port : cfg.httpPort
@@ -135,7 +164,9 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
     respPort: resp.port,
     async close() {
       await resp.close()
+      cluster.stop() // cluster hook
       await node.stop()
+      offload.close() // offload hook: detach (the bpf_link would also go with the process)
       await http.close()
       await storage.close()
     },

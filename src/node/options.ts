@@ -42,6 +42,10 @@ export interface NodeConfig {
   requirepass: string | null
   /** Followers answer writes with -MOVED to the leader instead of proxying them. */
   redirect: boolean
+  /** The kernel fast path (DESIGN §5): auto picks native or generic XDP, or falls back to off. */
+  offload: 'auto' | 'native' | 'generic' | 'off'
+  /** The interface to attach it to; null: the one holding --host (lo for loopback). */
+  offloadIfname: string | null
 }
 
 export class UsageError extends Error {}
@@ -91,6 +95,14 @@ export function resolveRespTemplate(template: string, id: NodeId, portBase: numb
   return parseAddress(s)
 }
 
+// Off unless asked for: one XDP program per interface, so on a shared loopback only the first
+// process of a local cluster could attach, and the others would run a different path silently.
+function offloadMode(v: string | undefined): NodeConfig['offload'] {
+  const m = v ?? 'off'
+  if (m === 'auto' || m === 'native' || m === 'generic' || m === 'off') return m
+  throw new UsageError(`--offload must be auto, native, generic or off, got ${JSON.stringify(v)}`)
+}
+
 export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const { values } = parseArgs({
     args: argv,
@@ -121,6 +133,8 @@ export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
       requirepass: { type: 'string' },
       'requirepass-file': { type: 'string' },
       redirect: { type: 'boolean' },
+      offload: { type: 'string' },
+      'offload-ifname': { type: 'string' },
     },
   })
   const id = int('id', values.id ?? env.RAFTKV_ID, 0, 1, 65535)
@@ -172,5 +186,7 @@ export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
     respTemplate,
     requirepass,
     redirect: values.redirect ?? false,
+    offload: offloadMode(values.offload ?? env.RAFTKV_OFFLOAD),
+    offloadIfname: values['offload-ifname'] ?? env.RAFTKV_OFFLOAD_IFNAME ?? null,
   }
 }

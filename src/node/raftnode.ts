@@ -4,7 +4,7 @@
 import type { Logger } from 'pino'
 import { bootstrapState, defaultConfig, type RaftConfig, type RestoredState } from '../raft/config.ts'
 import { RawNode, type Status } from '../raft/rawnode.ts'
-import { ConfChangeType, MsgType, type ConfChange, type Entry, type HardState, type Message, type NodeId, type Ready, type SnapshotMeta } from '../raft/types.ts'
+import { ConfChangeType, MsgType, type ConfChange, type ConfState, type Entry, type HardState, type Message, type NodeId, type Ready, type SnapshotMeta } from '../raft/types.ts'
 import type { RaftStorage } from '../storage/raft-storage.ts'
 import type { SnapshotWriter } from '../storage/snapshot-stream.ts'
 import type { StateMachine } from '../kv/statemachine.ts'
@@ -59,6 +59,14 @@ export interface NodeEvents {
   /** A command this node proposed: its index, term and entry data (request ids are read from it). */
   onPropose?: (index: number, term: number, data: Uint8Array) => void
   // ---- end observe hooks ----
+  // ---- offload hooks (src/offload/driver.ts: the kernel fast path) ----
+  /** After a Ready's persist and before its persistedMessages leave (publish the durable state). */
+  onPersisted?: (rd: Ready, conf: ConfState) => void
+  /** Every tick interval, before the `ticks` owed (possibly 0) are delivered to the core. */
+  onTick?: (ticks: number) => void
+  /** False: do not send m (the kernel already sent the same answer). */
+  filterSend?: (m: Message) => boolean
+  // ---- end offload hooks ----
 }
 
 export class RaftNode {
@@ -164,6 +172,7 @@ export class RaftNode {
   private onTick(): void {
     const now = performance.now()
     let n = Math.floor((now - this.lastTickAt) / this.opts.tickMs)
+    this.events.onTick?.(Math.max(0, Math.min(n, 4 * this.opts.electionTick))) // offload hook
     if (n <= 0) return
     this.lastTickAt += n * this.opts.tickMs
     // Past a few election timeouts more ticks change nothing but cost time.
@@ -290,6 +299,18 @@ export class RaftNode {
     })
   }
 
+  /** Steps a message the kernel fast path already handled (replayed from its ring-buffer record). */
+  stepKernel(m: Message): void {
+    if (this.stopped) return
+    this.raw.step(m)
+    this.kick()
+  }
+
+  /** The kernel saw the leader's heartbeat `ticksAgo` ticks ago (RawNode.leaderHeard). */
+  leaderHeard(leader: NodeId, term: number, ticksAgo: number): boolean {
+    return !this.stopped && this.raw.leaderHeard(leader, term, ticksAgo)
+  }
+
   transferLeadership(to: NodeId): boolean {
     const r = this.raw.transferLeadership(to)
     this.kick()
@@ -388,6 +409,8 @@ export class RaftNode {
     } else if (hs) {
       this.lazyHs = hs
     }
+    // offload hook: the kernel may answer from this state as soon as the messages promising it leave.
+    if (this.events.onPersisted) this.events.onPersisted(rd, this.raw.status().conf)
     for (const m of rd.persistedMessages) this.dispatch(m)
     if (early) await early
     if (split < committed.length) await this.applyEntries(split === 0 ? committed : committed.slice(split))
@@ -462,6 +485,7 @@ export class RaftNode {
   }
 
   private dispatch(m: Message): void {
+    if (this.events.filterSend && !this.events.filterSend(m)) return // offload hook
     this.events.onSend?.(m) // observe hook
     if (m.type === MsgType.Snapshot) {
       // Captured after this turn, so the data matches exactly the state it describes.
