@@ -49,6 +49,7 @@ import {
   utf8,
 } from './codec.ts'
 import { StorageCorruptionError, StorageFailedError } from './errors.ts'
+import { crashNow, syncFailpoint } from './failpoint.ts'
 import { KV_PREFIX, kvName, makeSublevel, prefixer, type Db, type Op, type Sublevel } from './layout.ts'
 import { SnapshotSource, SnapshotWriter, type SnapshotHost } from './snapshot-stream.ts'
 
@@ -578,8 +579,12 @@ export class RaftStorage {
     }
     // Timed from the write alone: this is the "WAL fsync duration" the metrics report.
     const t0 = performance.now()
+    // Fault testing only (failpoint.ts): a crash before, or between, the write and its fsync.
+    const crash = sync ? syncFailpoint() : null
+    if (crash === 'before-fsync') crashNow(crash)
     try {
-      await batch.write({ sync })
+      await batch.write({ sync: crash === 'after-write' ? false : sync })
+      if (crash === 'after-write') crashNow(crash)
     } catch (e) {
       this.failure = e
       throw e
