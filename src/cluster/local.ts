@@ -1,6 +1,6 @@
 // `raftkv local`: a cluster of node processes on loopback, one per member, data under ./data.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
@@ -76,37 +76,68 @@ export async function runLocal(argv: string[]): Promise<void> {
   // Nodes tell the visualizer where to send stop/start.
   const env: NodeJS.ProcessEnv = controlUrl ? { ...process.env, RAFTKV_LOCAL_CONTROL: controlUrl } : process.env
   const children = new Map<number, ChildProcess>()
-  /** Nodes stopped through the control API: their exit is no error, and not the cluster's end. */
+  /**
+   * Nodes whose exit is expected (stopped through the control API, being restarted, scaled away):
+   * their exit is no error, and not the cluster's end.
+   */
   const held = new Set<number>()
   let stopping = false
-  const startNode = (id: number): void => {
-    const c = spawnNode(nodeArgs(o, id), o.stdio, env)
+  /** Ordinals 0 … replicas−1 (ids 1 … replicas) should run; the leader changes it (scale). */
+  let replicas = n
+  const dirOf = (id: number): string => join(o.dataDir, `node${id}`)
+  // A node with no data joins an existing cluster (no configuration, filled by the leader) unless
+  // the cluster itself is brand new: then the first `--nodes` bootstrap it together. A re-added
+  // node must never bootstrap: see scaler.ts on re-used ordinals.
+  const brandNew = !Array.from({ length: 9 }, (_, i) => existsSync(dirOf(i + 1))).some(Boolean)
+  const startNode = (id: number, initial = false): void => {
+    const join = !existsSync(dirOf(id)) && !(initial && brandNew)
+    const c = spawnNode([...nodeArgs(o, id), ...(join ? ['--join'] : [])], o.stdio, env)
     children.set(id, c)
     held.delete(id)
     c.on('exit', (code, sig) => {
       if (children.get(id) === c) children.delete(id)
       if (!stopping && !held.has(id)) console.error(`node ${id} exited (${sig ?? code})`)
-      if (children.size === 0 && (stopping || held.size === 0)) process.exit(stopping ? 0 : 1)
+      if (stopping && children.size === 0) process.exit(0)
+      if (!stopping && children.size === 0 && held.size === 0) process.exit(1)
     })
   }
-  for (let id = 1; id <= n; id++) startNode(id)
+  for (let id = 1; id <= n; id++) startNode(id, true)
+  const stopNode = async (id: number, signal: NodeJS.Signals): Promise<boolean> => {
+    const c = children.get(id)
+    if (!c) return false
+    held.add(id)
+    const exited = new Promise((r) => c.once('exit', r))
+    c.kill(signal)
+    await exited
+    return true
+  }
   const nodes: LocalNodes = {
     list: () =>
-      Array.from({ length: n }, (_, i) => i + 1).map((id) => {
+      Array.from({ length: Math.max(replicas, ...children.keys()) }, (_, i) => i + 1).map((id) => {
         const c = children.get(id)
         return { id, pid: c?.pid ?? null, running: c !== undefined, held: held.has(id), http: `http://${o.host}:${o.httpPortBase + id}` }
       }),
-    stop: async (id, signal) => {
-      const c = children.get(id)
-      if (!c) return false
-      held.add(id)
-      const exited = new Promise((r) => c.once('exit', r))
-      c.kill(signal)
-      await exited
-      return true
-    },
+    stop: stopNode,
     start: (id) => {
       if (children.has(id) || stopping) return false
+      startNode(id)
+      return true
+    },
+    replicas: () => replicas,
+    scale: async (want) => {
+      replicas = want
+      // Scaled away: stopped, and the data discarded (a StatefulSet with whenScaled: Delete).
+      for (const id of [...children.keys()].filter((id) => id > want).sort((a, b) => b - a)) await stopNode(id, 'SIGKILL')
+      for (let id = want + 1; id <= 9; id++) {
+        rmSync(dirOf(id), { recursive: true, force: true })
+        // No longer "stopped by hand": scaling up again starts it (fresh).
+        held.delete(id)
+      }
+      for (let id = 1; id <= want; id++) if (!children.has(id) && !held.has(id) && !stopping) startNode(id)
+    },
+    restart: async (id) => {
+      if (stopping || id > replicas) return false
+      await stopNode(id, 'SIGKILL')
       startNode(id)
       return true
     },
