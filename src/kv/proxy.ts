@@ -73,6 +73,17 @@ interface Pending {
   lastError: string
 }
 
+/**
+ * Whether a request without an answer may have been proposed: it was seen to be (uncertain), or it
+ * is on the wire to the leader or running here right now. A request still written to a socket may
+ * reach the leader and commit after we give up on it (found by the fault harness: a follower paused
+ * past the deadline answered -CLUSTERDOWN for a write the leader had applied), so only one that is
+ * queued and was never uncertain definitely did not happen.
+ */
+function mayHaveBeenProposed(p: Pending): boolean {
+  return p.uncertain || p.state !== 'queued'
+}
+
 type Expect = { t: 'hello' } | { t: 'fwd'; seq: number }
 
 export interface ProxyDeps {
@@ -138,7 +149,7 @@ class Lane {
     const p = this.pending.get(seq)
     if (!p) return
     // May it have been proposed? Then its outcome is unknown, never a definite failure.
-    this.finish(p, err(p.uncertain ? E.timeout : p.lastError || E.clusterDown))
+    this.finish(p, err(mayHaveBeenProposed(p) ? E.timeout : p.lastError || E.clusterDown))
   }
 
   /** Sends every queued request to wherever the leader is now. */
@@ -291,7 +302,7 @@ class Lane {
     this.closed = true
     if (this.retryTimer) clearTimeout(this.retryTimer)
     this.dropSocket()
-    for (const p of [...this.pending.values()]) this.finish(p, err(p.uncertain ? E.timeout : E.clusterDown))
+    for (const p of [...this.pending.values()]) this.finish(p, err(mayHaveBeenProposed(p) ? E.timeout : E.clusterDown))
   }
 }
 
