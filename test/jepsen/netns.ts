@@ -1,0 +1,183 @@
+// Network namespaces for a run: one namespace per node, each with a veth whose other end is on a
+// bridge in the root namespace (where the clients are). Faults are applied inside the namespaces
+// only: partitions as nftables input rules (a silent drop, like a cut cable: the sender sees no
+// error), loss with an nftables random drop, delay with tc netem (or, on kernels without
+// sch_netem, a tc tbf rate limit whose queue delays packets). Everything created here is named
+// with the owner's pid so a later run can sweep what a killed run left behind.
+import { execFileSync } from 'node:child_process'
+
+function run(cmd: string, args: string[]): string {
+  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+function tryRun(cmd: string, args: string[]): boolean {
+  try {
+    run(cmd, args)
+    return true
+  } catch {
+    return false
+  }
+}
+
+function has(cmd: string): boolean {
+  return tryRun('sh', ['-c', `command -v ${cmd}`])
+}
+
+/** Why namespace mode cannot run here, or null when it can. */
+export function netnsUnavailable(): string | null {
+  if (process.getuid?.() !== 0) return 'network namespaces need root'
+  if (!has('ip')) return 'iproute2 (ip) is not installed'
+  if (!has('nft')) return 'nftables (nft) is not installed (scripts/setup.sh installs it)'
+  return null
+}
+
+const PREFIX = 'rkvj'
+
+/** Deletes namespaces and bridges left by harness processes that no longer exist. */
+export function sweepStale(): void {
+  let names: string[] = []
+  try {
+    names = run('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]!).filter((n) => n.startsWith(`${PREFIX}-`))
+  } catch {
+    return
+  }
+  for (const n of names) {
+    const pid = Number(n.split('-')[1])
+    let alive = false
+    try {
+      process.kill(pid, 0)
+      alive = true
+    } catch {
+      alive = false
+    }
+    if (!alive) {
+      tryRun('ip', ['netns', 'del', n])
+      tryRun('ip', ['link', 'del', `${PREFIX}${n.split('-')[2]}br`])
+    }
+  }
+}
+
+export interface NetemSpec {
+  delayMs: number
+  lossPct: number
+}
+
+export class NetnsLab {
+  readonly tag: string
+  readonly subnet: string
+  private readonly bridge: string
+  private created = false
+  private readonly namespaces: string[] = []
+  /** Which tool gave the last netem fault (for the schedule). */
+  netemHow = ''
+
+  constructor(readonly ids: number[], tag: string) {
+    this.tag = tag
+    this.bridge = `${PREFIX}${tag}br`
+    this.subnet = NetnsLab.pickSubnet()
+  }
+
+  /** A 10.200.x.0/24 no route in the root namespace uses yet. */
+  private static pickSubnet(): string {
+    const routes = run('ip', ['-4', 'route', 'show'])
+    for (let i = 0; i < 200; i++) {
+      const x = 10 + Math.floor(Math.random() * 240)
+      const s = `10.201.${x}`
+      if (!routes.includes(`${s}.`)) return s
+    }
+    throw new Error('no free 10.201.x.0/24 subnet')
+  }
+
+  ns(id: number): string {
+    return `${PREFIX}-${process.pid}-${this.tag}-n${id}`
+  }
+
+  ip(id: number): string {
+    return `${this.subnet}.${id}`
+  }
+
+  setup(): void {
+    this.created = true
+    run('ip', ['link', 'add', this.bridge, 'type', 'bridge'])
+    run('ip', ['addr', 'add', `${this.subnet}.254/24`, 'dev', this.bridge])
+    run('ip', ['link', 'set', this.bridge, 'up'])
+    for (const id of this.ids) {
+      const ns = this.ns(id)
+      const host = `${PREFIX}${this.tag}v${id}`
+      const peer = `${PREFIX}${this.tag}p${id}`
+      run('ip', ['netns', 'add', ns])
+      this.namespaces.push(ns)
+      run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer])
+      run('ip', ['link', 'set', peer, 'netns', ns])
+      run('ip', ['link', 'set', host, 'master', this.bridge, 'up'])
+      run('ip', ['-n', ns, 'link', 'set', peer, 'name', 'eth0'])
+      run('ip', ['-n', ns, 'addr', 'add', `${this.ip(id)}/24`, 'dev', 'eth0'])
+      run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up'])
+      run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
+      // Two input chains: partitions and loss are set and cleared independently.
+      this.nft(id, ['add', 'table', 'inet', 'rkvj'])
+      this.nft(id, ['add', 'chain', 'inet', 'rkvj', 'part', '{ type filter hook input priority 0; }'])
+      this.nft(id, ['add', 'chain', 'inet', 'rkvj', 'loss', '{ type filter hook input priority 10; }'])
+    }
+  }
+
+  private nft(id: number, args: string[]): void {
+    run('ip', ['netns', 'exec', this.ns(id), 'nft', ...args])
+  }
+
+  /** The command prefix that runs a program inside node `id`'s namespace. */
+  execPrefix(id: number): string[] {
+    return ['ip', 'netns', 'exec', this.ns(id)]
+  }
+
+  /**
+   * Cuts every pair of nodes that share no group (a node may be in two groups: a bridge).
+   * Nodes in no group are cut from everyone.
+   */
+  partition(groups: number[][]): void {
+    this.healPartition()
+    for (const a of this.ids) {
+      const cut = this.ids.filter((b) => b !== a && !groups.some((g) => g.includes(a) && g.includes(b)))
+      if (cut.length === 0) continue
+      this.nft(a, ['add', 'rule', 'inet', 'rkvj', 'part', 'ip', 'saddr', `{ ${cut.map((b) => this.ip(b)).join(', ')} }`, 'drop'])
+    }
+  }
+
+  healPartition(): void {
+    for (const id of this.ids) this.nft(id, ['flush', 'chain', 'inet', 'rkvj', 'part'])
+  }
+
+  /** Loss and delay on the given nodes' links (both directions: loss on input, delay on output). */
+  netem(ids: number[], spec: NetemSpec): void {
+    this.healNetem()
+    const how: string[] = []
+    for (const id of ids) {
+      const ns = this.ns(id)
+      if (tryRun('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'netem', 'delay', `${spec.delayMs}ms`, `${Math.ceil(spec.delayMs / 2)}ms`, 'loss', `${spec.lossPct}%`])) {
+        how.push('netem')
+        continue
+      }
+      // No sch_netem in this kernel: a slow link (its queue delays packets) plus random drops.
+      run('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', '2mbit', 'burst', '16kb', 'latency', `${Math.max(20, spec.delayMs * 4)}ms`])
+      if (spec.lossPct > 0) this.nft(id, ['add', 'rule', 'inet', 'rkvj', 'loss', 'numgen', 'random', 'mod', '100', '<', String(spec.lossPct), 'drop'])
+      how.push('tbf+nft-loss')
+    }
+    this.netemHow = [...new Set(how)].join(',')
+  }
+
+  healNetem(): void {
+    for (const id of this.ids) {
+      tryRun('ip', ['netns', 'exec', this.ns(id), 'tc', 'qdisc', 'del', 'dev', 'eth0', 'root'])
+      this.nft(id, ['flush', 'chain', 'inet', 'rkvj', 'loss'])
+    }
+  }
+
+  /** Removes everything this lab created; safe to call twice and after a partial setup. */
+  cleanup(): void {
+    if (!this.created) return
+    this.created = false
+    for (const ns of this.namespaces) tryRun('ip', ['netns', 'del', ns])
+    for (const id of this.ids) tryRun('ip', ['link', 'del', `${PREFIX}${this.tag}v${id}`])
+    tryRun('ip', ['link', 'del', this.bridge])
+  }
+}

@@ -1,0 +1,165 @@
+// One run: a cluster, the clients, a seeded schedule of faults for `seconds`, healing, final
+// reads, then the checkers. A violation is written out as an artifact with the replay command.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { repoRoot, sleep } from '../cluster/fixtures/helpers.ts'
+import { writeArtifact, type ScheduleEntry } from './artifact.ts'
+import { checkAppendHistory, type AppendAnomaly } from './checker/append-check.ts'
+import { checkRegisterHistory, type KeyResult } from './checker/register-check.ts'
+import { onCleanup } from './cleanup.ts'
+import { JCluster } from './cluster.ts'
+import { History } from './history.ts'
+import { healAll, inject, scaleUnavailable, unavailable, type NemesisKind } from './nemesis.ts'
+import { NetnsLab, netnsUnavailable, sweepStale } from './netns.ts'
+import { Rng } from './rng.ts'
+import { Workload } from './workload.ts'
+
+export interface RunOptions {
+  seed: number
+  seconds: number
+  nemeses: NemesisKind[]
+  offload: 'on' | 'off'
+  nodes: number
+  /** Time budget of the linearizability search per key. */
+  budgetMs: number
+  log: (line: string) => void
+}
+
+export interface RunResult {
+  seed: number
+  ops: number
+  indeterminate: number
+  /** Per-key histories checked (register keys + append keys). */
+  histories: number
+  unknown: number
+  violations: number
+  checkerMs: number
+  faults: number
+  skipped: string[]
+  replay: string
+  artifact?: string
+  /** Set when the run could not be carried out (setup failure), which is not a violation. */
+  error?: string
+}
+
+/** Whether the node takes an --offload flag (the kernel fast path wired into the run loop). */
+export function offloadUnavailable(): string | null {
+  const opts = readFileSync(join(repoRoot, 'src', 'node', 'options.ts'), 'utf8')
+  return opts.includes("'offload'") ? null : 'not wired into the node (no --offload in src/node/options.ts)'
+}
+
+export function replayCommand(o: RunOptions): string {
+  return `npm run jepsen -- --runs 1 --seconds ${o.seconds} --nemesis ${o.nemeses.join(',')} --offload ${o.offload} --nodes ${o.nodes} --seed ${o.seed}`
+}
+
+export async function runOnce(o: RunOptions): Promise<RunResult> {
+  const rng = new Rng(o.seed)
+  const nemRng = rng.fork(1)
+  const cliRng = rng.fork(2)
+  const tag = (o.seed >>> 0).toString(36).slice(-4).padStart(4, '0')
+  const replay = replayCommand(o)
+  const result: RunResult = { seed: o.seed, ops: 0, indeterminate: 0, histories: 0, unknown: 0, violations: 0, checkerMs: 0, faults: 0, skipped: [], replay }
+  const netnsWhy = o.nemeses.some((n) => n === 'partition' || n === 'netem') ? netnsUnavailable() : 'not needed'
+  let lab: NetnsLab | null = null
+  const extra = ['--request-timeout-ms', '1000']
+  if (o.offload === 'on') {
+    const why = offloadUnavailable()
+    if (why) result.skipped.push(`offload on: ${why}; ran with offload off`)
+    else extra.push('--offload', 'auto')
+  }
+  if (netnsWhy === null) {
+    sweepStale()
+    lab = new NetnsLab(Array.from({ length: o.nodes }, (_, i) => i + 1), tag)
+  } else if (netnsWhy !== 'not needed') {
+    result.skipped.push(`partition/netem skipped: ${netnsWhy}`)
+  }
+  const c = await JCluster.create(o.nodes, lab, extra)
+  const undo = onCleanup(() => {
+    c.killAllSync()
+    lab?.cleanup()
+  })
+  const env = { c, lab, rng: nemRng }
+  const h = new History()
+  const schedule: ScheduleEntry[] = []
+  let w: Workload | null = null
+  let failed = false
+  try {
+    lab?.setup()
+    for (const id of c.ids) c.spawn(id)
+    if (!(await c.waitForLeader(30_000))) throw new Error('no leader within 30 s of starting the cluster')
+    const scaleWhy = o.nemeses.includes('scale') ? await scaleUnavailable(c) : null
+    const kinds = o.nemeses.filter((k) => {
+      const why = unavailable(k, lab, { netns: netnsWhy, scale: scaleWhy })
+      if (why) result.skipped.push(`${k}: ${why}`)
+      return why === null
+    })
+    w = new Workload(c, h, cliRng, { registerClients: 4, appendClients: 3, opTimeoutMs: 2500, registerKeyOps: 80, appendKeyOps: 150 }, tag)
+    w.start()
+    const end = Date.now() + o.seconds * 1000
+    // Quiet, fault, hold, heal — until the time is up; bounded by the clock, not by the faults.
+    while (kinds.length > 0 && Date.now() < end - 1000) {
+      await sleep(Math.min(nemRng.int(500, 2000), Math.max(0, end - Date.now())))
+      if (Date.now() >= end - 1000) break
+      const kind = nemRng.pick(kinds)
+      const at = h.now()
+      const inj = await inject(kind, env)
+      if ('skipped' in inj) {
+        schedule.push({ at, kind, what: inj.skipped })
+        continue
+      }
+      result.faults++
+      const entry: ScheduleEntry = { at, kind, what: inj.fault.desc }
+      schedule.push(entry)
+      o.log(`  ${at.toFixed(0).padStart(6)} ms  ${inj.fault.desc}`)
+      await sleep(Math.min(nemRng.int(1000, 4000), Math.max(200, end - Date.now())))
+      entry.healed = await inj.fault.heal()
+      entry.healedAt = h.now()
+    }
+    if (kinds.length === 0) await sleep(Math.max(0, end - Date.now()))
+    await healAll(env)
+    schedule.push({ at: h.now(), kind: 'heal', what: 'heal all' })
+    // Traffic keeps going while the cluster recovers; then the clients stop and read everything.
+    const recovered = await c.waitForLeader(20_000)
+    if (!recovered) o.log('  cluster did not settle on one leader within 20 s of healing')
+    await sleep(1000)
+    await w.stop()
+    const unread = await w.finalReads(Date.now() + 20_000)
+    if (unread > 0) o.log(`  ${unread} keys could not be read at the end (availability, not safety)`)
+  } catch (e) {
+    result.error = (e as Error).message
+    failed = true
+    for (const id of c.ids) o.log(`  node ${id} log tail:\n    ${c.tail(id, 8).join('\n    ')}`)
+  } finally {
+    await w?.stop()
+    h.closePending()
+    await c.destroy(failed)
+    lab?.cleanup()
+    undo()
+  }
+  const counts = h.counts()
+  result.ops = counts.total
+  result.indeterminate = counts.info
+  const reg = checkRegisterHistory(h.ops, o.budgetMs)
+  const app = checkAppendHistory(h.ops)
+  result.histories = reg.keys.length + app.keys
+  result.unknown = reg.unknown
+  result.checkerMs = reg.ms + app.ms
+  const badKeys: KeyResult[] = reg.keys.filter((k) => k.verdict === 'invalid')
+  const anomalies: AppendAnomaly[] = app.anomalies
+  result.violations = badKeys.length + anomalies.length
+  if (result.violations > 0) {
+    const ids = new Set<number>([...badKeys.flatMap((k) => k.window ?? []), ...anomalies.flatMap((a) => a.ops)])
+    const logs: Record<string, string[]> = {}
+    for (const id of c.ids) logs[String(id)] = c.tail(id, 200)
+    result.artifact = writeArtifact({
+      seed: o.seed,
+      replay,
+      violations: [...badKeys.map((k) => ({ kind: 'not-linearizable', key: k.key, ops: k.ops, window: k.window })), ...anomalies],
+      window: h.ops.filter((op) => ids.has(op.id)),
+      schedule,
+      history: h.ops,
+      logs,
+    })
+  }
+  return result
+}
