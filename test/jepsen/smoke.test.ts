@@ -1,0 +1,35 @@
+// The CI smoke set: short runs of the fault harness mixing every nemesis (alone and combined),
+// each against a fresh cluster. Every run must finish with ops recorded, faults injected (when
+// its nemeses can run here) and no violation. JEPSEN_SMOKE_SECONDS sets the length of each run.
+import t from 'tap'
+import type { NemesisKind } from './nemesis.ts'
+import { runOnce } from './run.ts'
+
+const seconds = Number(process.env['JEPSEN_SMOKE_SECONDS'] ?? 6)
+const seed = Number(process.env['JEPSEN_SMOKE_SEED'] ?? 1000)
+const mixes: NemesisKind[][] = [
+  ['kill'],
+  ['pause'],
+  ['partition'],
+  ['netem'],
+  ['failpoint'],
+  ['clock'],
+  ['scale'],
+  ['kill', 'pause'],
+  ['partition', 'clock'],
+  ['failpoint', 'netem', 'kill'],
+  ['kill', 'pause', 'partition', 'netem', 'scale', 'failpoint', 'clock'],
+]
+
+mixes.forEach((nemeses, i) => {
+  t.test(`run ${i + 1}: ${nemeses.join(',')}`, async (t) => {
+    const r = await runOnce({ seed: seed + i, seconds, nemeses, offload: 'off', nodes: 3, budgetMs: 5000, log: (l) => t.comment(l) })
+    for (const s of r.skipped) t.comment(`skipped ${s}`)
+    t.comment(`${r.ops} ops, ${r.indeterminate} indeterminate, ${r.faults} faults, ${r.histories} histories, ${r.unknown} unknown, checker ${r.checkerMs.toFixed(0)} ms`)
+    t.equal(r.error, undefined, 'the run completed')
+    t.ok(r.ops > 0, 'operations were recorded')
+    const allSkipped = nemeses.every((n) => r.skipped.some((s) => s.startsWith(`${n}:`) || (s.startsWith('partition/netem') && (n === 'partition' || n === 'netem'))))
+    if (!allSkipped) t.ok(r.faults > 0, 'faults were injected')
+    t.equal(r.violations, 0, r.artifact ? `violation: see ${r.artifact}; replay: ${r.replay}` : 'no violation')
+  })
+})
