@@ -264,6 +264,7 @@ export class Scaler {
       const rec = await this.d.sm.target()
       const current = await this.replicas(true)
       const fresh = this.d.node.status()
+      this.sampleHealth(fresh)
       if (rec) {
         const step = this.plan(fresh, rec.target, current)
         if (step.kind !== 'done') {
