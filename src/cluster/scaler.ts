@@ -297,6 +297,9 @@ export class Scaler {
   status(): Record<string, unknown> {
     const st = this.d.node.status()
     const leader = st.role === 'leader'
+    // Planned afresh from the configuration reported beside it (the loop's last step may be a
+    // pass old), so the two always agree.
+    const step = leader && this.target && this.replicasCache ? this.plan(st, this.target.target, this.replicasCache.n) : this.step
     return {
       orchestrator: this.d.orchestrator?.kind ?? null,
       target: this.target?.target ?? null,
@@ -307,8 +310,8 @@ export class Scaler {
       voters: st.conf.voters,
       learners: st.conf.learners,
       // Only the leader plans; elsewhere "in progress" is unknown here.
-      inProgress: leader ? this.step.kind !== 'done' : null,
-      step: leader ? describeStep(this.step) : null,
+      inProgress: leader ? step.kind !== 'done' : null,
+      step: leader ? describeStep(step) : null,
       lastError: this.lastError,
       events: this.events.slice(-20),
     }
