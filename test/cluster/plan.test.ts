@@ -39,18 +39,18 @@ t.test('shrink: highest first, each removal followed by its scale-down', async (
 })
 
 t.test('a leader that must leave transfers to the most up-to-date voter that stays', async (t) => {
-  const i = input({ voters: [1, 2, 3, 4, 5], target: 3, self: 5 })
-  i.progress = new Map([
+  const progress = new Map<number, Prog>([
     [1, up(90)],
     [2, up(99)],
     [3, { match: 100, healthy: false, replicating: true }],
     [4, up(100)],
     [5, up(100)],
   ])
+  const i = input({ voters: [1, 2, 3, 4, 5], target: 3, self: 5, progress })
   t.same(nextStep(i), { kind: 'transfer', to: 2 }, 'not 3 (unhealthy), not 4 (leaving)')
   t.match(nextStep({ ...i, self: 4 }), { kind: 'remove', id: 5 }, 'a leader below the highest removes the highest first')
-  i.progress.set(1, { match: 1, healthy: false, replicating: false })
-  i.progress.set(2, { match: 1, healthy: false, replicating: false })
+  progress.set(1, { match: 1, healthy: false, replicating: false })
+  progress.set(2, { match: 1, healthy: false, replicating: false })
   t.same(nextStep(i), { kind: 'wait-transfer-target' }, 'nobody fit to take over: wait')
 })
 
