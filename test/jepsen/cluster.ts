@@ -2,7 +2,7 @@
 // its own network namespace (own address, default ports) when partitions or link faults are
 // wanted. Reuses the cluster tests' process fixtures (NodeProc, childEnv, freePortBlock).
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -29,22 +29,51 @@ export class JCluster {
   readonly logs = new Map<number, string[]>()
   readonly paused = new Set<number>()
   private destroyed = false
+  /** How many members the orchestrator runs (ids 1…replicas); /scale-cluster changes it. */
+  replicas: number
+  /** The local supervisor's control URL the nodes' orchestrator calls (ControlServer), if any. */
+  controlUrl: string | null = null
+  /** Set once the initial members were started: from then on an empty node always joins. */
+  started = false
 
   private constructor(
+    /** The initial members (bootstrapped together). */
     readonly ids: number[],
+    /** The most nodes a scale-up may reach. */
+    readonly maxNodes: number,
     private readonly lab: NetnsLab | null,
     private readonly portBase: number,
     private readonly extraArgs: string[],
   ) {
     this.dir = mkdtempSync(join(tmpdir(), 'raftkv-jepsen-'))
-    for (const id of ids) this.logs.set(id, [])
+    this.replicas = ids.length
+    for (let id = 1; id <= maxNodes; id++) this.logs.set(id, [])
   }
 
-  /** On loopback (lab = null) or in the lab's namespaces. */
-  static async create(nodes: number, lab: NetnsLab | null, extraArgs: string[]): Promise<JCluster> {
+  /** On loopback (lab = null) or in the lab's namespaces (which must exist for maxNodes ids). */
+  static async create(nodes: number, maxNodes: number, lab: NetnsLab | null, extraArgs: string[]): Promise<JCluster> {
     const ids = Array.from({ length: nodes }, (_, i) => i + 1)
     const base = lab ? 0 : await freePortBlock(30)
-    return new JCluster(ids, lab, base, extraArgs)
+    return new JCluster(ids, Math.max(nodes, maxNodes), lab, base, extraArgs)
+  }
+
+  /** The ids the orchestrator currently runs. */
+  members(): number[] {
+    return Array.from({ length: this.replicas }, (_, i) => i + 1)
+  }
+
+  /**
+   * What the local supervisor does on a replica change: stop and wipe ids above `n` (like a
+   * StatefulSet with whenScaled: Delete), start the missing ids up to `n` (empty ones join).
+   */
+  async scaleTo(n: number): Promise<void> {
+    const before = this.replicas
+    this.replicas = n
+    for (let id = this.maxNodes; id > n; id--) {
+      await this.kill(id)
+      rmSync(join(this.dir, `node${id}`), { recursive: true, force: true })
+    }
+    for (let id = before + 1; id <= n; id++) if (!this.procs.get(id)?.alive) this.spawn(id)
   }
 
   host(id: number): string {
@@ -84,13 +113,21 @@ export class JCluster {
     if (old?.alive) throw new Error(`node ${id} is still running`)
     const peers = this.ids.map((p) => `${p}=${this.host(p)}:${this.raftPort(p)}`).join(',')
     const e = this.endpoint(id)
+    const dataDir = join(this.dir, `node${id}`)
+    // A node added later starts empty and joins (never bootstraps a configuration of its own).
+    const join_ = !existsSync(dataDir) && (this.started || !this.ids.includes(id))
+    const template = this.lab ? `${this.lab.subnet}.{id}:{port}` : '127.0.0.1:{port}'
     const nodeArgs = [
       '--import', clockPreload,
       '--import', 'tsx', nodeCli, 'node',
       '--id', String(id),
       '--peers', peers,
       '--host', e.host,
-      '--data-dir', join(this.dir, `node${id}`),
+      '--data-dir', dataDir,
+      '--peer-template', template,
+      '--raft-port-base', String(this.lab ? 7000 : this.portBase),
+      '--http-port-base', String(this.lab ? 8079 : this.portBase + 10),
+      ...(join_ ? ['--join'] : []),
       '--http-port', String(e.http),
       '--resp-port', String(e.resp),
       '--resp-port-base', String(this.respBase()),
@@ -102,14 +139,14 @@ export class JCluster {
     const args = prefix.length ? [...prefix.slice(1), process.execPath, ...nodeArgs] : nodeArgs
     const sink = this.logs.get(id)!
     sink.push(`=== node ${id} starting ${JSON.stringify(env)}`)
-    const proc = spawn(cmd, args, { cwd: srcRoot, env: childEnv({ RAFTKV_CLOCK_FILE: this.clockFile(id), ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(cmd, args, { cwd: srcRoot, env: childEnv({ RAFTKV_CLOCK_FILE: this.clockFile(id), ...(this.controlUrl ? { RAFTKV_LOCAL_CONTROL: this.controlUrl } : {}), ...env }), stdio: ['ignore', 'pipe', 'pipe'] })
     const p = new NodeProc(id, proc, sink)
     this.procs.set(id, p)
     return p
   }
 
   alive(): number[] {
-    return this.ids.filter((id) => this.procs.get(id)?.alive)
+    return [...this.procs.keys()].filter((id) => this.procs.get(id)?.alive).sort((a, b) => a - b)
   }
 
   async kill(id: number): Promise<void> {
@@ -146,7 +183,7 @@ export class JCluster {
 
   /** The leader of the highest term any reachable node reports, or 0. */
   async findLeader(): Promise<number> {
-    const st = await Promise.all(this.ids.map((id) => this.status(id)))
+    const st = await Promise.all(this.alive().map((id) => this.status(id)))
     let best: NodeStatus | null = null
     for (const s of st) if (s && s.role === 'leader' && (!best || s.term > best.term)) best = s
     return best ? best.id : 0

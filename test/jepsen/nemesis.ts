@@ -89,7 +89,7 @@ async function pause(env: NemesisEnv): Promise<Injection> {
 }
 
 async function partition(env: NemesisEnv, lab: NetnsLab): Promise<Injection> {
-  const ids = env.rng.shuffle([...env.c.ids])
+  const ids = env.rng.shuffle(env.c.members())
   const shape = env.rng.pick(['majority-minority', 'isolate-leader', 'bridge'] as const)
   let groups: number[][]
   if (shape === 'isolate-leader') {
@@ -116,7 +116,7 @@ async function partition(env: NemesisEnv, lab: NetnsLab): Promise<Injection> {
 }
 
 async function netem(env: NemesisEnv, lab: NetnsLab): Promise<Injection> {
-  const ids = env.rng.chance(0.5) ? [...env.c.ids] : [env.rng.pick(env.c.ids)]
+  const ids = env.rng.chance(0.5) ? env.c.members() : [env.rng.pick(env.c.members())]
   const spec = { delayMs: env.rng.int(10, 80), lossPct: env.rng.int(2, 20) }
   lab.netem(ids, spec)
   return {
@@ -131,7 +131,7 @@ async function netem(env: NemesisEnv, lab: NetnsLab): Promise<Injection> {
 }
 
 async function failpoint(env: NemesisEnv): Promise<Injection> {
-  const id = env.rng.pick(env.c.ids)
+  const id = env.rng.pick(env.c.members())
   const mode = env.rng.pick(['before-fsync', 'after-write'] as const)
   const n = env.rng.int(2, 40)
   await env.c.kill(id)
@@ -150,7 +150,7 @@ async function failpoint(env: NemesisEnv): Promise<Injection> {
 }
 
 async function clock(env: NemesisEnv): Promise<Injection> {
-  const id = env.rng.pick(env.c.ids)
+  const id = env.rng.pick(env.c.members())
   const big = env.rng.chance(0.5)
   const ms = (env.rng.chance(0.5) ? 1 : -1) * (big ? env.rng.int(10_000, 120_000) : env.rng.int(100, 2_000))
   env.c.setClock(id, ms)
@@ -161,6 +161,26 @@ async function clock(env: NemesisEnv): Promise<Injection> {
         env.c.setClock(id, 0)
         return `clock of node ${id} restored`
       },
+    },
+  }
+}
+
+/** Grows the cluster to 4 or 5 members, or shrinks it back to 3, through POST /scale-cluster. */
+async function scale(env: NemesisEnv): Promise<Injection> {
+  const want = env.c.replicas > 3 ? 3 : env.rng.int(4, env.c.maxNodes)
+  const via = env.rng.pick(env.c.alive().filter((id) => !env.c.paused.has(id)))
+  let answer: string
+  try {
+    const r = await fetch(`${env.c.url(via)}/scale-cluster`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: want }), signal: AbortSignal.timeout(3000) })
+    answer = `${r.status} ${(await r.text()).slice(0, 120)}`
+  } catch (e) {
+    answer = `no answer: ${(e as Error).message}`
+  }
+  return {
+    fault: {
+      desc: `POST /scale-cluster {replicas: ${want}} via node ${via}: ${answer}`,
+      // Membership changes are not undone: the scaler keeps working toward the target.
+      heal: async () => `scaling toward ${want} (orchestrator runs ${env.c.replicas})`,
     },
   }
 }
@@ -180,7 +200,7 @@ export async function inject(kind: NemesisKind, env: NemesisEnv): Promise<Inject
     case 'clock':
       return clock(env)
     case 'scale':
-      return { skipped: 'scale: not available' }
+      return scale(env)
   }
 }
 
@@ -188,7 +208,7 @@ export async function inject(kind: NemesisKind, env: NemesisEnv): Promise<Inject
 export async function healAll(env: NemesisEnv): Promise<void> {
   env.lab?.healPartition()
   env.lab?.healNetem()
-  for (const id of env.c.ids) {
+  for (const id of env.c.members()) {
     env.c.resume(id)
     env.c.setClock(id, 0)
     if (!env.c.procs.get(id)?.alive) env.c.spawn(id)

@@ -8,6 +8,7 @@ import { checkAppendHistory, type AppendAnomaly } from './checker/append-check.t
 import { checkRegisterHistory, type KeyResult } from './checker/register-check.ts'
 import { onCleanup } from './cleanup.ts'
 import { JCluster } from './cluster.ts'
+import { ControlServer } from './control.ts'
 import { History } from './history.ts'
 import { healAll, inject, scaleUnavailable, unavailable, type NemesisKind } from './nemesis.ts'
 import { NetnsLab, netnsUnavailable, sweepStale } from './netns.ts'
@@ -61,7 +62,9 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   const result: RunResult = { seed: o.seed, ops: 0, indeterminate: 0, histories: 0, unknown: 0, violations: 0, checkerMs: 0, faults: 0, skipped: [], replay }
   const netnsWhy = o.nemeses.some((n) => n === 'partition' || n === 'netem') ? netnsUnavailable() : 'not needed'
   let lab: NetnsLab | null = null
-  const extra = ['--request-timeout-ms', '1000']
+  // Room for the scale nemesis to grow the cluster by two.
+  const maxNodes = o.nemeses.includes('scale') ? o.nodes + 2 : o.nodes
+  const extra = ['--request-timeout-ms', '1000', '--cluster-secret', `jepsen-${o.seed}`]
   if (o.offload === 'on') {
     const why = offloadUnavailable()
     if (why) result.skipped.push(`offload on: ${why}; ran with offload off`)
@@ -69,11 +72,12 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   }
   if (netnsWhy === null) {
     sweepStale()
-    lab = new NetnsLab(Array.from({ length: o.nodes }, (_, i) => i + 1), tag)
+    lab = new NetnsLab(Array.from({ length: maxNodes }, (_, i) => i + 1), tag)
   } else if (netnsWhy !== 'not needed') {
     result.skipped.push(`partition/netem skipped: ${netnsWhy}`)
   }
-  const c = await JCluster.create(o.nodes, lab, extra)
+  const c = await JCluster.create(o.nodes, maxNodes, lab, extra)
+  let control: ControlServer | null = null
   const undo = onCleanup(() => {
     c.killAllSync()
     lab?.cleanup()
@@ -85,8 +89,15 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   let failed = false
   try {
     lab?.setup()
+    if (o.nemeses.includes('scale')) {
+      // The nodes' local orchestrator calls this to start and stop members (/scale-cluster).
+      control = await ControlServer.start(c, lab ? `${lab.subnet}.254` : '127.0.0.1')
+      c.controlUrl = control.url
+    }
     for (const id of c.ids) c.spawn(id)
-    if (!(await c.waitForLeader(30_000))) throw new Error('no leader within 30 s of starting the cluster')
+    c.started = true
+    // Generous: on a loaded 2-core machine starting three tsx processes alone takes many seconds.
+    if (!(await c.waitForLeader(90_000))) throw new Error('no leader within 90 s of starting the cluster')
     const scaleWhy = o.nemeses.includes('scale') ? await scaleUnavailable(c) : null
     const kinds = o.nemeses.filter((k) => {
       const why = unavailable(k, lab, { netns: netnsWhy, scale: scaleWhy })
@@ -114,6 +125,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
       await sleep(Math.min(nemRng.int(1000, 4000), Math.max(200, end - Date.now())))
       entry.healed = await inj.fault.heal()
       entry.healedAt = h.now()
+      o.log(`  ${entry.healedAt.toFixed(0).padStart(6)} ms  ${entry.healed}`)
     }
     if (kinds.length === 0) await sleep(Math.max(0, end - Date.now()))
     await healAll(env)
@@ -128,9 +140,10 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   } catch (e) {
     result.error = (e as Error).message
     failed = true
-    for (const id of c.ids) o.log(`  node ${id} log tail:\n    ${c.tail(id, 8).join('\n    ')}`)
+    for (const id of [...c.logs.keys()].filter((i) => c.logs.get(i)!.length > 0)) o.log(`  node ${id} log tail:\n    ${c.tail(id, 8).join('\n    ')}`)
   } finally {
     await w?.stop()
+    await control?.close()
     h.closePending()
     await c.destroy(failed)
     lab?.cleanup()
@@ -150,7 +163,7 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   if (result.violations > 0) {
     const ids = new Set<number>([...badKeys.flatMap((k) => k.window ?? []), ...anomalies.flatMap((a) => a.ops)])
     const logs: Record<string, string[]> = {}
-    for (const id of c.ids) logs[String(id)] = c.tail(id, 200)
+    for (const id of c.logs.keys()) logs[String(id)] = c.tail(id, 200)
     result.artifact = writeArtifact({
       seed: o.seed,
       replay,

@@ -82,7 +82,7 @@ export class Workload {
   }
 
   private move(cl: Client): void {
-    cl.node = this.rng.pick(this.c.ids)
+    cl.node = this.rng.pick(this.c.members())
     cl.resp.retarget(this.c.endpoint(cl.node))
     cl.http.retarget(this.c.url(cl.node))
   }
