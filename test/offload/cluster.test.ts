@@ -4,7 +4,7 @@
 // with 3 and 5 nodes. Without root (or iproute2, or the native build) the whole file skips and
 // says why.
 
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { sleep, waitFor } from '../cluster/fixtures/helpers.ts'
 import { NetnsCluster, heartbeatCounts, netnsSkipReason, type NetnsMode, type NetnsStatus } from './fixtures/netns.ts'
 
@@ -27,7 +27,7 @@ function steadyShares(before: Map<number, NetnsStatus>, after: Map<number, Netns
   return { hb, acks }
 }
 
-async function writeAndCheck(t: Tap.Test, c: NetnsCluster, prefix: string, n: number, nodes: number[]): Promise<void> {
+async function writeAndCheck(t: Test, c: NetnsCluster, prefix: string, n: number, nodes: number[]): Promise<void> {
   for (let i = 0; i < n; i++) await c.put(`${prefix}${i}`, `${prefix}-value-${i}`)
   const leader = c.leaderHint
   const target = (await c.status(leader))!.commit
