@@ -74,6 +74,31 @@ export async function clusterRoutes(app: FastifyInstance, d: ClusterRouteDeps): 
   // (/cluster/members is the visualizer's member list, src/observe/clusterroutes.ts.)
   app.get('/cluster/instances', { schema: membersSchema }, members)
 
+  // preStop (k8s/statefulset.yaml): a leader about to stop hands over first, so the cluster does
+  // not wait out an election timeout. Not a removal: the member stays in the configuration.
+  app.post(
+    '/cluster/leadership/transfer',
+    { schema: { summary: 'If this node leads, hand leadership to the most up-to-date healthy voter', tags: ['cluster'], querystring: noQuery, response: { 200: anyObject, 409: anyObject } } },
+    async (_req, reply) => {
+      const st = d.node.status()
+      if (st.role !== 'leader') return reply.send({ transferred: false, reason: 'not the leader', leader: st.leader })
+      let to = 0
+      let best = -1
+      for (const id of st.conf.voters) {
+        const p = st.progress.get(id)
+        if (id !== st.id && p?.recentActive && p.match > best) {
+          to = id
+          best = p.match
+        }
+      }
+      if (!to || !d.node.transferLeadership(to)) return reply.code(409).send({ transferred: false, reason: 'no voter can take over now' })
+      const deadline = Date.now() + 5000
+      while (Date.now() < deadline && d.node.status().role === 'leader') await new Promise((r) => setTimeout(r, 20))
+      const done = d.node.status().role !== 'leader'
+      return reply.send({ transferred: done, to, leader: d.node.status().leader })
+    },
+  )
+
   const deletePod = async (name: string, reply: FastifyReply): Promise<FastifyReply> => {
     const o = d.orchestrator
     if (!o) return reply.code(501).send({ error: 'no orchestrator: run the nodes under `raftkv local` or on Kubernetes' })
