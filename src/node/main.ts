@@ -86,6 +86,7 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
       heartbeatTick: Math.max(1, Math.round(cfg.heartbeatMs / cfg.tickMs)),
       electionTick,
       snapshotEntries: cfg.snapshotEntries,
+      snapshotBytes: cfg.snapshotBytes,
       compactionMargin: Math.min(5000, Math.floor(cfg.snapshotEntries / 2)),
       requestTimeoutMs: cfg.requestTimeoutMs,
       preVote: true,

@@ -23,6 +23,11 @@ export interface RaftNodeOptions {
   heartbeatTick: number
   /** Take a snapshot and compact the log every this many applied entries. */
   snapshotEntries: number
+  /**
+   * …or once the entries applied since the last snapshot hold this many bytes: the uncompacted log
+   * lives in memory, so large entries (MSETs of many keys) must not pile up to `snapshotEntries`.
+   */
+  snapshotBytes: number
   /** Entries kept behind a snapshot so slightly slow followers catch up from the log. */
   compactionMargin: number
   /** How long a proposal or read may wait before its caller hears "unknown" / "retry". */
@@ -82,6 +87,8 @@ export class RaftNode {
   private readsByIndex: { ctx: number; index: number }[] = []
   private readSeq = 0
   private appliedSinceSnapshot = 0
+  /** Bytes of entry data applied since the last snapshot (see snapshotBytes). */
+  private appliedBytesSinceSnapshot = 0
   /**
    * The incoming snapshot being received (or, once `complete`, handed to the core and awaiting
    * its Ready). Only one at a time; `stream` is the transport stream that owns it.
@@ -374,6 +381,7 @@ export class RaftNode {
         this.staged = null
       }
       this.appliedSinceSnapshot = 0
+      this.appliedBytesSinceSnapshot = 0
       // Proposals at or below the snapshot may have been applied inside it: unknown outcome.
       for (const [index, w] of this.proposals) {
         if (index <= rd.snapshot.meta.index) {
@@ -434,6 +442,7 @@ export class RaftNode {
     await batch.write(entries[entries.length - 1]!.index)
     this.counters.applied += entries.length
     this.appliedSinceSnapshot += entries.length
+    for (const e of entries) this.appliedBytesSinceSnapshot += e.data.length
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!
       const w = this.proposals.get(e.index)
@@ -534,11 +543,18 @@ export class RaftNode {
   }
 
   private maybeCompact(): void {
-    if (this.appliedSinceSnapshot < this.opts.snapshotEntries) return
+    const bytes = this.appliedBytesSinceSnapshot
+    if (this.appliedSinceSnapshot < this.opts.snapshotEntries && bytes < this.opts.snapshotBytes) return
+    // The margin kept behind the snapshot is bounded in bytes as well (a quarter of the budget),
+    // from the mean size of the entries applied since the last one.
+    const mean = bytes / Math.max(1, this.appliedSinceSnapshot)
+    const margin = Math.min(this.opts.compactionMargin, Math.floor(this.opts.snapshotBytes / 4 / Math.max(1, mean)))
     const st = this.raw.status()
-    const index = st.applied - this.opts.compactionMargin
+    const index = st.applied - margin
     if (index <= this.raw.snapshotMeta().index) return
+    // Counted from zero again: the log then holds at most the margin plus one budget.
     this.appliedSinceSnapshot = 0
+    this.appliedBytesSinceSnapshot = 0
     const snap = this.raw.createSnapshot(index, new Uint8Array(0))
     if (!snap) return
     // The state machine lives in LevelDB already; the snapshot is its metadata plus the log cut.

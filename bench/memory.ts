@@ -1,0 +1,124 @@
+// bench/memory: the resident memory of nodes holding many keys. A 3-node local cluster is loaded
+// with `--keys` distinct keys of `--value-bytes` bytes through RESP (MSET of `--per-mset` pairs,
+// pipelined on one connection), then each node's RSS and peak RSS are read from /proc once every
+// member has applied everything. Reports numbers; asserts nothing.
+//
+//   npx tsx bench/memory.ts [--keys 1000000] [--value-bytes 100] [--per-mset 100] [--window 16]
+import { connect, type Socket } from 'node:net'
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { Cluster, sleep } from '../test/cluster/fixtures/helpers.ts'
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', default: '3' },
+    keys: { type: 'string', default: '1000000' },
+    'value-bytes': { type: 'string', default: '100' },
+    'per-mset': { type: 'string', default: '100' },
+    window: { type: 'string', default: '16' },
+  },
+})
+const nodes = Number(values.nodes)
+const keys = Number(values.keys)
+const valueBytes = Number(values['value-bytes'])
+const perMset = Number(values['per-mset'])
+const window = Number(values.window)
+const TARGET_MB = 300
+
+/** One RESP array of bulk strings. */
+function command(args: (string | Buffer)[]): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)]
+  for (const a of args) {
+    const b = typeof a === 'string' ? Buffer.from(a) : a
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'))
+  }
+  return Buffer.concat(parts)
+}
+
+/**
+ * Sends MSETs with at most `window` in flight and counts the replies (each a one-line "+OK" or an
+ * error) so that loading is as fast as the cluster commits, without one round trip per command.
+ */
+async function load(sock: Socket): Promise<{ errors: string[] }> {
+  const value = Buffer.alloc(valueBytes, 'v')
+  const total = Math.ceil(keys / perMset)
+  let sent = 0
+  let answered = 0
+  const errors: string[] = []
+  let pending = ''
+  return new Promise((resolve, reject) => {
+    const pump = (): void => {
+      while (sent < total && sent - answered < window) {
+        const args: (string | Buffer)[] = ['MSET']
+        for (let k = sent * perMset; k < Math.min(keys, (sent + 1) * perMset); k++) args.push(`key:${String(k).padStart(8, '0')}`, value)
+        sock.write(command(args))
+        sent++
+      }
+    }
+    sock.on('data', (d: Buffer) => {
+      pending += d.toString('latin1')
+      let nl: number
+      while ((nl = pending.indexOf('\r\n')) >= 0) {
+        const line = pending.slice(0, nl)
+        pending = pending.slice(nl + 2)
+        if (line.startsWith('-')) errors.push(line)
+        answered++
+      }
+      if (answered % 200 === 0) process.stderr.write(`\r  ${answered * perMset} keys written`)
+      if (answered === total) {
+        process.stderr.write('\n')
+        resolve({ errors })
+      } else pump()
+    })
+    sock.on('error', reject)
+    pump()
+  })
+}
+
+function rssOf(pid: number): { rssMb: number; peakMb: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN)
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 }
+}
+
+function simple(port: number, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1', () => s.write(command(args)))
+    s.once('data', (d) => {
+      resolve(d.toString('latin1').trim())
+      s.destroy()
+    })
+    s.on('error', reject)
+  })
+}
+
+async function main(): Promise<void> {
+  const c = await Cluster.start(null, { nodes, name: 'bench-memory', logLevel: 'warn' })
+  try {
+    const { leader } = await c.waitForLeader(c.ids, 30_000)
+    const before = new Map(c.ids.map((id) => [id, rssOf(c.procs.get(id)!.pid)]))
+    const sock = connect(c.respPort(leader), '127.0.0.1')
+    await new Promise<void>((r) => sock.once('connect', () => r()))
+    const t0 = performance.now()
+    const { errors } = await load(sock)
+    const secs = (performance.now() - t0) / 1000
+    sock.destroy()
+    const st = await c.status(leader)
+    if (!st) throw new Error('leader gone')
+    await c.waitApplied(st.commit, c.ids, 120_000)
+    // Let deferred work (compactions, cache trimming) settle before reading the figures.
+    await sleep(3000)
+    const dbsize = await simple(c.respPort(leader), ['DBSIZE'])
+    console.log(`memory: ${nodes} nodes, ${keys} keys of ${valueBytes} bytes loaded through RESP MSET (${perMset} per command) in ${secs.toFixed(1)} s (${(keys / secs).toFixed(0)} keys/s), ${errors.length} errors${errors.length ? ` (first: ${errors[0]})` : ''}; DBSIZE ${dbsize.replace(/^:/, '')}`)
+    for (const id of c.ids) {
+      const b = before.get(id)!
+      const a = rssOf(c.procs.get(id)!.pid)
+      const verdict = a.rssMb < TARGET_MB ? `under ${TARGET_MB} MB` : `OVER ${TARGET_MB} MB`
+      console.log(`  node ${id}${id === leader ? ' (leader)' : ''}: RSS ${a.rssMb.toFixed(0)} MB (empty ${b.rssMb.toFixed(0)} MB), peak ${a.peakMb.toFixed(0)} MB — ${verdict}`)
+    }
+  } finally {
+    await c.destroy()
+  }
+}
+
+await main()
