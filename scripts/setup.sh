@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 # Debian packages: the C toolchain for the wire-layout check and the BPF programs (clang for the
 # XDP object; libbpf-dev, which brings libelf-dev and zlib1g-dev, linux-libc-dev, pkg-config, make,
 # g++ and python3 for the node-gyp addon: scripts/build-native.sh, run by npm's install hook),
-# iproute2 for network namespaces, redis-tools for the RESP tests and benchmarks, tmux for
+# iproute2 for network namespaces (and tc), nftables for the fault harness's partitions and
+# packet loss inside them (test/jepsen/netns.ts), redis-tools for the RESP tests and benchmarks, tmux for
 # interactive-client tests, chromium for the visualizer's browser test (playwright-core drives
 # Debian's /usr/bin/chromium; no browser is downloaded).
-APT_PACKAGES=(gcc libc6-dev clang libbpf-dev linux-libc-dev pkg-config make g++ python3 iproute2 redis-tools tmux chromium)
+APT_PACKAGES=(gcc libc6-dev clang libbpf-dev linux-libc-dev pkg-config make g++ python3 iproute2 nftables redis-tools tmux chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
