@@ -136,9 +136,12 @@ async function failpoint(env: NemesisEnv): Promise<Injection> {
   const n = env.rng.int(2, 40)
   await env.c.kill(id)
   const p = env.c.spawn(id, { RAFTKV_FAILPOINT: `${mode}:${n}` })
+  // A restart takes seconds on a loaded machine: give the node time to start and reach its n-th
+  // synced write (bounded), so the crash happens under traffic rather than never.
+  await Promise.race([p.exited, sleep(20_000)])
   return {
     fault: {
-      desc: `restart node ${id} with RAFTKV_FAILPOINT=${mode}:${n}`,
+      desc: `restart node ${id} with RAFTKV_FAILPOINT=${mode}:${n}${p.alive ? '' : ' (crashed at it)'}`,
       heal: async () => {
         const fired = !p.alive && p.stderr.includes('failpoint')
         await env.c.kill(id)

@@ -46,7 +46,7 @@ export interface RunResult {
 /** Whether the node takes an --offload flag (the kernel fast path wired into the run loop). */
 export function offloadUnavailable(): string | null {
   const opts = readFileSync(join(repoRoot, 'src', 'node', 'options.ts'), 'utf8')
-  return opts.includes("'offload'") ? null : 'not wired into the node (no --offload in src/node/options.ts)'
+  return /\boffload['"]?\s*:\s*\{\s*type:/.test(opts) ? null : 'not wired into the node (no --offload in src/node/options.ts)'
 }
 
 export function replayCommand(o: RunOptions): string {

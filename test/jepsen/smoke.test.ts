@@ -5,6 +5,8 @@ import t from 'tap'
 import type { NemesisKind } from './nemesis.ts'
 import { runOnce } from './run.ts'
 
+// Eleven runs of about half a minute each on a loaded 2-core machine: more than tap's default.
+t.setTimeout(Number(process.env['JEPSEN_SMOKE_TIMEOUT_MS'] ?? 1_800_000))
 const seconds = Number(process.env['JEPSEN_SMOKE_SECONDS'] ?? 6)
 const seed = Number(process.env['JEPSEN_SMOKE_SEED'] ?? 1000)
 const mixes: NemesisKind[][] = [

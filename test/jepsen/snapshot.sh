@@ -8,4 +8,8 @@ rev="${1:-HEAD}"
 dir="${2:-$(mktemp -d /tmp/raftkv-jepsen-src-XXXXXX)}"
 git -C "$root" archive "$rev" | tar -x -C "$dir"
 ln -sfn "$root/node_modules" "$dir/node_modules"
+# Built artefacts are not in git: the native addon and the XDP object (for --offload on).
+for b in native/build bpf/build; do
+  if [ -d "$root/$b" ]; then ln -sfn "$root/$b" "$dir/$b"; fi
+done
 echo "$dir"
