@@ -1,6 +1,6 @@
 // `raftkv local`: a cluster of node processes on loopback, one per member, data under ./data.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
@@ -85,12 +85,18 @@ export async function runLocal(argv: string[]): Promise<void> {
   /** Ordinals 0 … replicas−1 (ids 1 … replicas) should run; the leader changes it (scale). */
   let replicas = n
   const dirOf = (id: number): string => join(o.dataDir, `node${id}`)
+  // Marks a data directory that began with --join. A joined node that restarts before it learned
+  // any configuration must get --join again: without it, the node would take its empty
+  // configuration for old data and assume the bootstrap members.
+  const joinedMark = (id: number): string => join(o.dataDir, `node${id}.joined`)
   // A node with no data joins an existing cluster (no configuration, filled by the leader) unless
   // the cluster itself is brand new: then the first `--nodes` bootstrap it together. A re-added
   // node must never bootstrap: see scaler.ts on re-used ordinals.
   const brandNew = !Array.from({ length: 9 }, (_, i) => existsSync(dirOf(i + 1))).some(Boolean)
   const startNode = (id: number, initial = false): void => {
-    const join = !existsSync(dirOf(id)) && !(initial && brandNew)
+    const fresh = !existsSync(dirOf(id))
+    const join = fresh ? !(initial && brandNew) : existsSync(joinedMark(id))
+    if (fresh && join) writeFileSync(joinedMark(id), '')
     const c = spawnNode([...nodeArgs(o, id), ...(join ? ['--join'] : [])], o.stdio, env)
     children.set(id, c)
     held.delete(id)
@@ -130,6 +136,7 @@ export async function runLocal(argv: string[]): Promise<void> {
       for (const id of [...children.keys()].filter((id) => id > want).sort((a, b) => b - a)) await stopNode(id, 'SIGKILL')
       for (let id = want + 1; id <= 9; id++) {
         rmSync(dirOf(id), { recursive: true, force: true })
+        rmSync(joinedMark(id), { force: true })
         // No longer "stopped by hand": scaling up again starts it (fresh).
         held.delete(id)
       }

@@ -82,6 +82,7 @@ export class Scaler {
   private replicasCache: { n: number; at: number } | null = null
   private lastError: string | null = null
   private labeled: boolean | null = null
+  private labelError: string | null = null
   private wasLeader = false
   readonly events: ScaleEvent[] = []
   private readonly opts: ScalerOptions
@@ -241,7 +242,17 @@ export class Scaler {
     if (!o) return
     const leader = st.role === 'leader'
     if (this.labeled === leader) return
-    await o.labelLeader(st.id, leader)
+    try {
+      await o.labelLeader(st.id, leader)
+    } catch (e) {
+      // Only the leader Service depends on the label: scaling must not wait for it. Retried on
+      // the next pass.
+      const msg = e instanceof Error ? e.message : String(e)
+      if (msg !== this.labelError) this.d.log.warn({ err: e }, 'cannot set the leader label')
+      this.labelError = msg
+      return
+    }
+    this.labelError = null
     if (leader) {
       // A crashed leader could not clear its own label: the new one does it for everyone.
       for (const id of [...st.conf.voters, ...st.conf.learners]) if (id !== st.id) await o.labelLeader(id, false).catch(() => undefined)

@@ -1,5 +1,6 @@
 // Wires cluster operations into a node (main.ts): the state machine wrapper that keeps the scale
 // target, the orchestrator, the scaler loop and the HTTP routes.
+import { KubeConfig } from '@kubernetes/client-node'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { StateMachine } from '../kv/statemachine.ts'
@@ -18,8 +19,16 @@ export function createOrchestrator(o: ClusterOptions): Orchestrator | null {
   switch (o.orchestrator) {
     case 'local':
       return new LocalOrchestrator(o.localControl!)
-    case 'kubernetes':
-      return new KubernetesOrchestrator({ namespace: o.namespace!, statefulSet: o.statefulSet! })
+    case 'kubernetes': {
+      // In a pod: the service account (in-cluster config). With $KUBECONFIG set (a node run outside
+      // the cluster, or a test's stand-in API server): that file.
+      let kubeConfig: KubeConfig | undefined
+      if (process.env['KUBECONFIG']) {
+        kubeConfig = new KubeConfig()
+        kubeConfig.loadFromDefault()
+      }
+      return new KubernetesOrchestrator({ namespace: o.namespace!, statefulSet: o.statefulSet!, ...(kubeConfig ? { kubeConfig } : {}) })
+    }
     case 'none':
       return null
   }
