@@ -2,106 +2,14 @@
 // that serves exactly the four endpoints the orchestrator calls (read scale, merge-patch scale,
 // merge-patch pod labels, delete pod), checks method, path, content type and bearer token, and
 // answers 404 to everything else. The client is configured from a kubeconfig file pointing at it.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { KubeConfig } from '@kubernetes/client-node'
-import Fastify from 'fastify'
 import t from 'tap'
 import { KubernetesOrchestrator, LEADER_LABEL } from '../../src/cluster/k8s-orchestrator.ts'
 import { OrchestratorError } from '../../src/cluster/orchestrator.ts'
-
-const NS = 'kv'
-const STS = 'raftkv'
-const TOKEN = 'stand-in-token'
-
-interface Call {
-  method: string
-  url: string
-  contentType: string | undefined
-  body: unknown
-}
-
-async function standIn(): Promise<{ url: string; calls: Call[]; unexpected: Call[]; replicas: () => number; labels: Map<string, Record<string, string>>; deleted: string[]; close: () => Promise<void> }> {
-  const app = Fastify({ logger: false })
-  const calls: Call[] = []
-  const unexpected: Call[] = []
-  let replicas = 3
-  const pods = new Set(['raftkv-0', 'raftkv-1', 'raftkv-2'])
-  const labels = new Map<string, Record<string, string>>()
-  const deleted: string[] = []
-  // Patches arrive as application/merge-patch+json; a DELETE says application/json with no body
-  // (the API server takes both, so does the stand-in).
-  app.removeContentTypeParser('application/json')
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body === '' ? undefined : JSON.parse(body as string)))
-  app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, (_req, body, done) => done(null, JSON.parse(body as string)))
-  app.addHook('onRequest', async (req, reply) => {
-    if (req.headers.authorization !== `Bearer ${TOKEN}`) return reply.code(401).send({ kind: 'Status', code: 401, message: 'Unauthorized' })
-  })
-  app.addHook('preHandler', async (req) => {
-    calls.push({ method: req.method, url: req.url, contentType: req.headers['content-type'], body: req.body })
-  })
-  const scalePath = `/apis/apps/v1/namespaces/${NS}/statefulsets/${STS}/scale`
-  const scaleObject = (): Record<string, unknown> => ({ apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: STS, namespace: NS }, spec: { replicas }, status: { replicas } })
-  app.get(scalePath, async () => scaleObject())
-  app.patch<{ Body: { spec?: { replicas?: number } } }>(scalePath, async (req, reply) => {
-    if (req.headers['content-type'] !== 'application/merge-patch+json') return reply.code(415).send({ kind: 'Status', code: 415, message: 'want a merge patch' })
-    const n = req.body.spec?.replicas
-    if (typeof n !== 'number') return reply.code(422).send({ kind: 'Status', code: 422, message: 'spec.replicas' })
-    replicas = n
-    return scaleObject()
-  })
-  app.patch<{ Params: { name: string }; Body: { metadata?: { labels?: Record<string, string> } } }>(`/api/v1/namespaces/${NS}/pods/:name`, async (req, reply) => {
-    if (req.headers['content-type'] !== 'application/merge-patch+json') return reply.code(415).send({ kind: 'Status', code: 415, message: 'want a merge patch' })
-    if (!pods.has(req.params.name)) return reply.code(404).send({ kind: 'Status', code: 404, message: `pods "${req.params.name}" not found` })
-    const l = { ...labels.get(req.params.name), ...req.body.metadata?.labels }
-    labels.set(req.params.name, l)
-    return { apiVersion: 'v1', kind: 'Pod', metadata: { name: req.params.name, namespace: NS, labels: l } }
-  })
-  app.delete<{ Params: { name: string } }>(`/api/v1/namespaces/${NS}/pods/:name`, async (req, reply) => {
-    if (!pods.has(req.params.name)) return reply.code(404).send({ kind: 'Status', code: 404, message: `pods "${req.params.name}" not found` })
-    deleted.push(req.params.name)
-    return { apiVersion: 'v1', kind: 'Pod', metadata: { name: req.params.name, namespace: NS } }
-  })
-  app.setNotFoundHandler(async (req, reply) => {
-    unexpected.push({ method: req.method, url: req.url, contentType: req.headers['content-type'], body: req.body })
-    return reply.code(404).send({ kind: 'Status', code: 404, message: 'not served by the stand-in' })
-  })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const addr = app.server.address()
-  const port = typeof addr === 'object' && addr ? addr.port : 0
-  return { url: `http://127.0.0.1:${port}`, calls, unexpected, replicas: () => replicas, labels, deleted, close: () => app.close() }
-}
-
-function kubeconfigFile(dir: string, server: string): string {
-  const file = join(dir, 'kubeconfig')
-  writeFileSync(
-    file,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- name: stand-in',
-      '  cluster:',
-      `    server: ${server}`,
-      // The client refuses plain HTTP unless told the stand-in has no TLS to verify.
-      '    insecure-skip-tls-verify: true',
-      'users:',
-      '- name: raftkv',
-      '  user:',
-      `    token: ${TOKEN}`,
-      'contexts:',
-      '- name: stand-in',
-      '  context:',
-      '    cluster: stand-in',
-      '    user: raftkv',
-      `    namespace: ${NS}`,
-      'current-context: stand-in',
-      '',
-    ].join('\n'),
-  )
-  return file
-}
+import { NS, STS, kubeconfigFile, standIn } from './fixtures/k8s-standin.ts'
 
 t.test('the Kubernetes orchestrator calls exactly the endpoints the Role allows', async (t) => {
   const s = await standIn()
