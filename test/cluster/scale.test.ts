@@ -148,7 +148,7 @@ t.test('Figure 4, stricter: resize 3 → 5 → 7 → 3 → 1 → 3 under a write
   await c.settled(5, [1, 2, 3])
 
   // ---- 5 → 7, with the leader killed once the operation is under way ----
-  const r7 = await c.scale(2, '{"replicas":7}')
+  const r7 = await c.scale(range(5), '{"replicas":7}')
   t.equal(r7.status, 202, '5 → 7 accepted')
   current = 7
   const midway = await waitFor(
@@ -160,7 +160,7 @@ t.test('Figure 4, stricter: resize 3 → 5 → 7 → 3 → 1 → 3 under a write
     60_000,
     50,
   )
-  const busy = await c.scale(1, '{"replicas":3}')
+  const busy = await c.scale(range(7), '{"replicas":3}')
   t.equal(busy.status, 409, 'a request while an operation is in progress: 409')
   const victim = midway.leader
   const pid = (await c.localNodes()).find((n) => n.id === victim)?.pid
@@ -202,7 +202,7 @@ t.test('Figure 4, stricter: resize 3 → 5 → 7 → 3 → 1 → 3 under a write
       async () => {
         const a = await c.req(leader, 'GET', '/get-raft-instances').catch(() => null)
         const ms = (a?.body as { members?: { role: string; healthy: boolean }[] } | undefined)?.members
-        return ms && ms.filter((m) => m.role !== 'not-a-member').every((m) => m.healthy)
+        return ms && ms.filter((m) => m.role !== 'not-a-member').every((m) => m.healthy) && (await c.allLive(range(7)))
       },
       60_000,
       200,
@@ -212,17 +212,17 @@ t.test('Figure 4, stricter: resize 3 → 5 → 7 → 3 → 1 → 3 under a write
 
   // ---- 7 → 3 (the leader leaves), 3 → 1, 1 → 3 (ordinals re-used, fresh data) ----
   const r3 = await waitFor('7 → 3 accepted', async () => {
-    const a = await c.scale(1, '{"replicas":3}')
+    const a = await c.scale(range(7), '{"replicas":3}')
     return a.status === 202 ? a : undefined
   }, 30_000, 250)
   t.equal(r3.status, 202, '7 → 3 accepted')
   const done3 = await c.settled(3, [1, 2, 3])
   t.ok(done3.leader <= 3 && done3.leader !== leader, `leadership moved from the removed node ${leader} to node ${done3.leader}`)
   current = 3
-  t.equal((await c.scale(3, '{"replicas":1}')).status, 202, '3 → 1 accepted')
+  t.equal((await c.scale(range(3), '{"replicas":1}')).status, 202, '3 → 1 accepted')
   await c.settled(1, [1])
   current = 1
-  t.equal((await c.scale(1, '{"replicas":3}')).status, 202, '1 → 3 accepted')
+  t.equal((await c.scale([1], '{"replicas":3}')).status, 202, '1 → 3 accepted')
   current = 3
   await c.settled(3, [1])
 
@@ -245,7 +245,7 @@ t.test('Figure 4, stricter: resize 3 → 5 → 7 → 3 → 1 → 3 under a write
     async () => {
       const a = await c.req(after, 'GET', '/cluster/instances').catch(() => null)
       const list = (a?.body as { members?: { healthy: boolean }[] } | undefined)?.members
-      return list && list.length === 3 && list.every((m) => m.healthy)
+      return list && list.length === 3 && list.every((m) => m.healthy) && (await c.allLive(range(3)))
     },
     60_000,
     200,
