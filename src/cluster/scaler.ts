@@ -72,6 +72,24 @@ export interface ScalerDeps {
 
 const MAX_EVENTS = 100
 
+/** A step without its progress numbers: "waiting for learner 4" is one event, not one per pass. */
+function stepKey(s: Step): string {
+  switch (s.kind) {
+    case 'scale':
+      return `scale:${s.replicas}`
+    case 'add-learner':
+    case 'promote':
+    case 'remove':
+    case 'wait-catch-up':
+      return `${s.kind}:${s.id}`
+    case 'transfer':
+      return `transfer:${s.to}`
+    case 'done':
+    case 'wait-transfer-target':
+      return s.kind
+  }
+}
+
 export class Scaler {
   private timer: NodeJS.Timeout | null = null
   private passing = false
@@ -83,6 +101,12 @@ export class Scaler {
   private lastError: string | null = null
   private labeled: boolean | null = null
   private labelError: string | null = null
+  /**
+   * The term in which this node, as leader, confirmed it has applied everything committed before
+   * its term (a read barrier). Until then its copy of the target may be older than the log's: a
+   * new leader must not act on — or answer from — a target it has not applied yet.
+   */
+  private caughtUpTerm = 0
   private wasLeader = false
   readonly events: ScaleEvent[] = []
   private readonly opts: ScalerOptions
@@ -162,13 +186,18 @@ export class Scaler {
         this.step = { kind: 'done' }
         return
       }
+      if (this.caughtUpTerm !== st.term) {
+        await this.d.node.linearizableRead()
+        this.caughtUpTerm = st.term
+        this.target = await this.d.sm.target()
+      }
       const replicas = await this.replicas()
       if (!this.target) {
         await this.adopt(st, replicas)
         return
       }
       const step = this.plan(st, this.target.target, replicas)
-      const changed = step.kind !== this.step.kind || describeStep(step) !== describeStep(this.step)
+      const changed = stepKey(step) !== stepKey(this.step)
       if (changed && step.kind === 'done' && this.step.kind !== 'done') this.note(`reached ${this.target.target} members`)
       this.step = step
       if (changed && (step.kind === 'wait-catch-up' || step.kind === 'wait-transfer-target')) this.note(describeStep(step))
@@ -270,6 +299,7 @@ export class Scaler {
     const st = this.d.node.status()
     if (st.role !== 'leader') return { code: 503, body: { error: 'not the leader', leader: st.leader } }
     if (this.accepting) return { code: 409, body: { error: 'another scale request is being accepted; retry when it is done' } }
+    if (this.caughtUpTerm !== st.term) return { code: 503, body: { error: 'the leader is still catching up with the log; retry', leader: st.id } }
     this.accepting = true
     try {
       const rec = await this.d.sm.target()
