@@ -147,7 +147,15 @@ export class Scaler {
     if (id === st.id) return true
     const seen = this.lastSeen.get(id)
     const p = st.progress.get(id)
-    return seen !== undefined && Date.now() - seen <= this.opts.healthWindowMs && p !== undefined && st.lastIndex - p.match <= this.opts.maxHealthyLag
+    // Replicating, not probing or receiving a snapshot: a member just added (the core counts it
+    // active until proven otherwise) or just restarted has not shown it can keep up yet.
+    return (
+      seen !== undefined &&
+      Date.now() - seen <= this.opts.healthWindowMs &&
+      p !== undefined &&
+      p.state === 'replicate' &&
+      st.lastIndex - p.match <= this.opts.maxHealthyLag
+    )
   }
 
   private async replicas(fresh = false): Promise<number> {
