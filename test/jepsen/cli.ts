@@ -37,7 +37,7 @@ const offload = values.offload
 const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 1e9)
 if (!Number.isInteger(seed)) fail('--seed must be an integer')
 
-const totals = { runs: 0, ops: 0, indeterminate: 0, histories: 0, unknown: 0, violations: 0, checkerMs: 0, faults: 0, errors: 0 }
+const totals = { runs: 0, ops: 0, indeterminate: 0, histories: 0, unknown: 0, violations: 0, checkerMs: 0, faults: 0, errors: 0, liveness: 0 }
 const failing: RunResult[] = []
 for (let i = 0; i < runs; i++) {
   // With --nemesis-per-run k, each run draws k of the listed nemeses (a mix across runs).
@@ -56,6 +56,7 @@ for (let i = 0; i < runs; i++) {
   totals.checkerMs += r.checkerMs
   totals.faults += r.faults
   if (r.error) totals.errors++
+  if (r.liveness) totals.liveness++
   for (const s of r.skipped) console.log(`  skipped ${s}`)
   console.log(
     `run ${i + 1}/${runs} seed ${r.seed} [${kinds.join(',')}]: ${r.ops} ops, ${r.indeterminate} indeterminate, ${r.faults} faults, ${r.histories} histories, ${r.unknown} unknown, ${r.violations} violations, checker ${r.checkerMs.toFixed(0)} ms${r.error ? `, ERROR ${r.error}` : ''}`,
@@ -63,9 +64,12 @@ for (let i = 0; i < runs; i++) {
   if (r.violations > 0) {
     failing.push(r)
     console.log(`  VIOLATION: artifact ${r.artifact}\n  replay: ${r.replay}`)
+  } else if (r.liveness) {
+    console.log(`  LIVENESS: artifact ${r.artifact}\n  replay: ${r.replay}`)
   }
 }
 console.log(
-  `TOTAL runs ${totals.runs} ops ${totals.ops} indeterminate ${totals.indeterminate} faults ${totals.faults} histories ${totals.histories} unknown ${totals.unknown} violations ${totals.violations} errors ${totals.errors} checker ${(totals.checkerMs / 1000).toFixed(2)} s`,
+  `TOTAL runs ${totals.runs} ops ${totals.ops} indeterminate ${totals.indeterminate} faults ${totals.faults} histories ${totals.histories} unknown ${totals.unknown} violations ${totals.violations} liveness ${totals.liveness} errors ${totals.errors} checker ${(totals.checkerMs / 1000).toFixed(2)} s`,
 )
+for (const r of failing) console.log(`failing seed ${r.seed}: ${r.replay}`)
 process.exit(totals.violations > 0 || totals.errors > 0 ? 1 : 0)

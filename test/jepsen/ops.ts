@@ -120,6 +120,12 @@ function describe(r: RespValue | { lost: string; sent: boolean }): string {
   return JSON.stringify(r)
 }
 
+/** fetch's error for a connection the server refused (nothing was sent). */
+function refused(e: unknown): boolean {
+  const cause = (e as { cause?: { code?: string } }).cause
+  return cause?.code === 'ECONNREFUSED'
+}
+
 export class HttpOps {
   constructor(
     private base: string,
@@ -160,6 +166,8 @@ export class HttpOps {
       if (r.status === 412 || r.status === 503) return fail(`${r.status} ${text}`)
       return info(`${r.status} ${text}`)
     } catch (e) {
+      // Refused connection: the request never left this process.
+      if (refused(e)) return fail(`not sent: ${String((e as Error).cause)}`)
       return info((e as Error).message)
     }
   }

@@ -41,6 +41,8 @@ export interface RunResult {
   artifact?: string
   /** Set when the run could not be carried out (setup failure), which is not a violation. */
   error?: string
+  /** Set when the cluster did not serve reads again after the faults healed (liveness). */
+  liveness?: string
 }
 
 /** Whether the node takes an --offload flag (the kernel fast path wired into the run loop). */
@@ -98,6 +100,11 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     c.started = true
     // Generous: on a loaded 2-core machine starting three tsx processes alone takes many seconds.
     if (!(await c.waitForLeader(90_000))) throw new Error('no leader within 90 s of starting the cluster')
+    if (o.offload === 'on') {
+      // Say what the fast path actually did (attached where, or why not): "on" is a request.
+      const st = (await c.status(c.ids[0]!)) as unknown as { offload?: unknown } | null
+      o.log(`  offload on node ${c.ids[0]}: ${JSON.stringify(st?.offload ?? null).slice(0, 300)}`)
+    }
     const scaleWhy = o.nemeses.includes('scale') ? await scaleUnavailable(c) : null
     const kinds = o.nemeses.filter((k) => {
       const why = unavailable(k, lab, { netns: netnsWhy, scale: scaleWhy })
@@ -136,7 +143,17 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     await sleep(1000)
     await w.stop()
     const unread = await w.finalReads(Date.now() + 20_000)
-    if (unread > 0) o.log(`  ${unread} keys could not be read at the end (availability, not safety)`)
+    if (unread > 0) {
+      // Not a safety violation, but a liveness failure worth its own artifact: faults healed,
+      // 20 s later still no reads.
+      const lines = [`${unread} keys could not be read within 20 s after every fault healed (leader ${recovered ? 'settled' : 'never settled'}); node statuses:`]
+      for (const id of c.alive()) {
+        const s = await c.status(id)
+        lines.push(`node ${id}: ${s ? JSON.stringify({ role: s.role, term: s.term, leader: s.leader, commit: s.commit, applied: s.applied, last: s.lastIndex, voters: s.voters, offload: (s as unknown as { offload?: unknown }).offload }) : 'no /status answer'}`)
+      }
+      for (const l of lines) o.log(`  ${l}`)
+      result.liveness = lines.join('\n')
+    }
   } catch (e) {
     result.error = (e as Error).message
     failed = true
@@ -160,14 +177,18 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   const badKeys: KeyResult[] = reg.keys.filter((k) => k.verdict === 'invalid')
   const anomalies: AppendAnomaly[] = app.anomalies
   result.violations = badKeys.length + anomalies.length
-  if (result.violations > 0) {
+  if (result.violations > 0 || result.liveness) {
     const ids = new Set<number>([...badKeys.flatMap((k) => k.window ?? []), ...anomalies.flatMap((a) => a.ops)])
     const logs: Record<string, string[]> = {}
     for (const id of c.logs.keys()) logs[String(id)] = c.tail(id, 200)
     result.artifact = writeArtifact({
       seed: o.seed,
       replay,
-      violations: [...badKeys.map((k) => ({ kind: 'not-linearizable', key: k.key, ops: k.ops, window: k.window })), ...anomalies],
+      violations: [
+        ...badKeys.map((k) => ({ kind: 'not-linearizable', key: k.key, ops: k.ops, window: k.window })),
+        ...anomalies,
+        ...(result.liveness ? [{ kind: 'liveness', detail: result.liveness }] : []),
+      ],
       window: h.ops.filter((op) => ids.has(op.id)),
       schedule,
       history: h.ops,

@@ -26,10 +26,20 @@ export interface RegisterReport {
 export function toRegOps(ops: HOp[]): RegOp[] {
   const out: RegOp[] = []
   const sorted = [...ops].sort((a, b) => a.call - b.call)
+  // Values are unique, so a write or CAS with an unknown outcome whose value nobody observed can
+  // be linearized after everything else, where it changes no answer: leaving it out is exact and
+  // keeps the search small when a fault leaves many writes in doubt.
+  const observed = new Set<string | null>()
+  for (const h of ops) {
+    if (h.outcome !== 'ok') continue
+    if (h.body.f === 'read') observed.add(h.body.value)
+    if (h.body.f === 'cas') observed.add(h.body.expected)
+  }
   for (const h of sorted) {
     if (h.outcome === 'fail') continue
     const indeterminate = h.outcome !== 'ok'
     const b = h.body
+    if (indeterminate && (b.f === 'write' || b.f === 'cas') && !observed.has(b.value)) continue
     if (b.f === 'read') {
       if (indeterminate) continue
       out.push({ i: out.length, id: h.id, f: 'read', value: b.value, call: h.call, ret: h.ret, indeterminate })
