@@ -46,6 +46,7 @@ async function load(sock: Socket): Promise<{ errors: string[] }> {
   let answered = 0
   const errors: string[] = []
   let pending = ''
+  let shown = 0
   return new Promise((resolve, reject) => {
     const pump = (): void => {
       while (sent < total && sent - answered < window) {
@@ -64,7 +65,10 @@ async function load(sock: Socket): Promise<{ errors: string[] }> {
         if (line.startsWith('-')) errors.push(line)
         answered++
       }
-      if (answered % 200 === 0) process.stderr.write(`\r  ${answered * perMset} keys written`)
+      if (answered - shown >= 1000 || answered === total) {
+        shown = answered
+        process.stderr.write(`\r  ${answered * perMset} keys written, ${errors.length} errors`)
+      }
       if (answered === total) {
         process.stderr.write('\n')
         resolve({ errors })

@@ -157,7 +157,11 @@ export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
   if (!secret && secretFile) secret = readFileSync(secretFile, 'utf8').trim()
   if (secret === '') secret = null
   const tickMs = int('tick-ms', values['tick-ms'], 10, 1, 1000)
-  const respPortBase = int('resp-port-base', values['resp-port-base'] ?? env.RAFTKV_RESP_PORT_BASE, 6378, 0, 65000)
+  // Without a base, an explicit --resp-port implies the layout of the other members (port − id),
+  // as --http-port does for HTTP: a follower proxying writes must find the leader's RESP port,
+  // and the default base would point it at ports no member listens on.
+  const explicitResp = values['resp-port'] !== undefined ? int('resp-port', values['resp-port'], 0, 0, 65535) : null
+  const respPortBase = int('resp-port-base', values['resp-port-base'] ?? env.RAFTKV_RESP_PORT_BASE, explicitResp !== null && explicitResp > id ? explicitResp - id : 6378, 0, 65000)
   const respTemplate = values['resp-template'] ?? env.RAFTKV_RESP_TEMPLATE ?? null
   if (respTemplate !== null) resolveRespTemplate(respTemplate, id, respPortBase) // fail fast on a bad template
   let requirepass: string | null = values.requirepass ?? env.RAFTKV_REQUIREPASS ?? null
