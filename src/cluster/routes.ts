@@ -22,7 +22,10 @@ const scaleBody = {
   type: 'object',
   required: ['replicas'],
   additionalProperties: false,
-  properties: { replicas: { type: 'integer', minimum: MIN_REPLICAS, maximum: MAX_REPLICAS, description: 'The wanted number of voting members.' } },
+  properties: {
+    replicas: { type: 'integer', minimum: MIN_REPLICAS, maximum: MAX_REPLICAS, description: 'The wanted number of voting members.' },
+    force: { type: 'boolean', default: false, description: 'Replace the target of an operation in progress (e.g. one waiting for a member that never starts).' },
+  },
 } as const
 
 const podBody = {
@@ -45,14 +48,14 @@ export async function clusterRoutes(app: FastifyInstance, d: ClusterRouteDeps): 
     return proxyToLeader(req, reply, fwd, body)
   }
 
-  const scale = async (req: FastifyRequest<{ Body: { replicas: number } }>, reply: FastifyReply): Promise<FastifyReply> =>
+  const scale = async (req: FastifyRequest<{ Body: { replicas: number; force: boolean } }>, reply: FastifyReply): Promise<FastifyReply> =>
     onLeader(req, reply, async () => {
-      const a = await d.scaler.requestScale(req.body.replicas)
+      const a = await d.scaler.requestScale(req.body.replicas, req.body.force)
       return reply.code(a.code).send(a.body)
     })
   const scaleSchema = {
     summary: 'Resize the cluster to `replicas` voting members, one member at a time',
-    description: `Accepted (202) once the target is committed to the Raft log; progress at GET /cluster/scale. 409 while another change is in progress, 503 while a member is unhealthy, 400 unless ${MIN_REPLICAS} ≤ replicas ≤ ${MAX_REPLICAS}.`,
+    description: `Accepted (202) once the target is committed to the Raft log; progress at GET /cluster/scale. 409 while another change is in progress (unless force), 503 while a member is unhealthy, 400 unless ${MIN_REPLICAS} ≤ replicas ≤ ${MAX_REPLICAS}.`,
     tags: ['cluster'],
     body: scaleBody,
     response: { 200: anyObject, 202: anyObject, 409: anyObject, 501: anyObject, 503: anyObject },

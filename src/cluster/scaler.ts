@@ -297,8 +297,13 @@ export class Scaler {
     this.labeled = leader
   }
 
-  /** Accepts `replicas` as the new target (leader only; the route forwards from followers). */
-  async requestScale(replicas: number): Promise<HttpAnswer> {
+  /**
+   * Accepts `replicas` as the new target (leader only; the route forwards from followers). With
+   * `force`, it replaces the target of an operation still in progress — the way out when a new
+   * member never comes up (its learner beyond the new target is then removed); every step stays
+   * one member at a time.
+   */
+  async requestScale(replicas: number, force = false): Promise<HttpAnswer> {
     const o = this.d.orchestrator
     if (!o) return { code: 501, body: { error: 'no orchestrator: run the nodes under `raftkv local` or on Kubernetes to scale' } }
     if (!Number.isInteger(replicas) || replicas < MIN_REPLICAS || replicas > MAX_REPLICAS) {
@@ -316,7 +321,7 @@ export class Scaler {
       this.sampleHealth(fresh)
       if (rec) {
         const step = this.plan(fresh, rec.target, current)
-        if (step.kind !== 'done') {
+        if (step.kind !== 'done' && !force) {
           return { code: 409, body: { error: `a scale operation to ${rec.target} is in progress: ${describeStep(step)}`, target: rec.target, step: describeStep(step) } }
         }
       }

@@ -2,7 +2,8 @@
 // identity from its hostname (raftkv-0) and $KUBECONFIG pointing at the stand-in: the node labels
 // its pod as the leader, adopts the StatefulSet's replica count, and on /scale-cluster adds the
 // next ordinal as a learner and merge-patches the scale subresource; while that learner (which no
-// kubelet starts here) has not caught up, another request is refused; /delete-pod deletes the pod.
+// kubelet starts here) has not caught up, another request is refused unless forced, and a forced
+// target undoes the stuck grow; /delete-pod deletes the pod.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -69,6 +70,16 @@ t.test('a node in pod raftkv-0 scales its StatefulSet through the API', async (t
   const members = inst.body['members'] as { name: string; role: string; healthy: boolean }[]
   t.same(members.map((m) => `${m.name}:${m.role}`), ['raftkv-0:leader', 'raftkv-1:learner'], 'pods and roles')
   t.equal(members[1]!.healthy, false, 'the learner without a pod is unhealthy')
+
+  // The way out of an operation that cannot finish (no pod will ever run node 2): force a new
+  // target; the learner beyond it is removed and the StatefulSet scaled back.
+  const forced = await post('/scale-cluster', { replicas: 1, force: true })
+  t.equal(forced.status, 202, 'force replaces the target of the stuck operation')
+  const back = await waitFor('the cluster back at 1 member', async () => {
+    const s = await json('/cluster/scale')
+    return s.body['inProgress'] === false && api.replicas() === 1 ? s.body : undefined
+  }, 20_000, 100)
+  t.same([back['voters'], back['learners']], [[1], []], 'the stuck learner was removed')
 
   const del = await post('/delete-pod', { name: 'raftkv-1' })
   t.equal(del.status, 202, '/delete-pod accepted')
