@@ -1,0 +1,100 @@
+// Durable write throughput and the leader's CPU per committed write, kernel fast path on vs off,
+// at 3, 5 and 7 nodes on a netns cluster (test/offload/fixtures/netns.ts). `--writers` clients
+// each PUT one key at a time to the leader for `--seconds`; a write counts once the leader
+// answered 200 (committed and applied). Leader CPU is user + system time of its process from
+// /proc/PID/stat over the same window. Reports numbers; asserts nothing.
+//
+//   npm run bench:offload -- [--sizes 3,5,7] [--seconds 5] [--writers 16] [--mode generic|native]
+
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { NetnsCluster, netnsSkipReason, type NetnsMode } from '../test/offload/fixtures/netns.ts'
+import { sleep } from '../test/cluster/fixtures/helpers.ts'
+
+const { values } = parseArgs({ options: { sizes: { type: 'string', default: '3,5,7' }, seconds: { type: 'string', default: '5' }, writers: { type: 'string', default: '16' }, mode: { type: 'string', default: 'generic' } } })
+const sizes = values.sizes.split(',').map(Number)
+const seconds = Number(values.seconds)
+const writers = Number(values.writers)
+const onMode: NetnsMode = values.mode === 'native' ? 'native' : 'generic'
+/** USER_HZ: the unit of utime/stime in /proc/PID/stat on Linux. */
+const CLK_TCK = 100
+
+const skip = netnsSkipReason()
+if (skip) {
+  console.log(`bench/offload: cannot run here: ${skip}`)
+  process.exit(0)
+}
+
+function cpuMs(pid: number): number {
+  // Fields after the command name (which is in parentheses and may hold spaces): utime is the
+  // 14th field of the line, stime the 15th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK
+}
+
+interface Result {
+  writesPerS: number
+  cpuMsPerWrite: number
+  leaderCpuPct: number
+  kernelHandled: number
+}
+
+async function run(nodes: number, mode: NetnsMode): Promise<Result> {
+  const c = await NetnsCluster.start(null, { nodes, mode, logLevel: 'warn' })
+  const stop = (): void => void c.destroy().then(() => process.exit(130))
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  try {
+    const { leader } = await c.waitForLeader(c.ids, 120_000)
+    const url = c.url(leader)
+    // Warm up: connections, JIT, the followers' catch-up.
+    for (let i = 0; i < 50; i++) await c.put(`warm${i}`, 'x')
+    await sleep(500)
+    let acked = 0
+    let failed = 0
+    let running = true
+    const pid = c.procs.get(leader)!.pid
+    const cpu0 = cpuMs(pid)
+    const t0 = performance.now()
+    const loops = Array.from({ length: writers }, async (_, w) => {
+      for (let i = 0; running; i++) {
+        try {
+          const r = await fetch(`${url}/kv/w${w}-${i}`, { method: 'PUT', body: `value-${w}-${i}`, headers: { 'content-type': 'application/octet-stream' }, signal: AbortSignal.timeout(5000) })
+          await r.arrayBuffer()
+          if (r.status === 200) acked++
+          else failed++
+        } catch {
+          failed++
+        }
+      }
+    })
+    await sleep(seconds * 1000)
+    running = false
+    const elapsed = (performance.now() - t0) / 1000
+    const cpu = cpuMs(pid) - cpu0
+    const countedAcked = acked
+    await Promise.all(loops)
+    if (failed > 0) console.log(`    (${nodes} nodes, offload ${mode}: ${failed} writes failed or timed out)`)
+    const st = await c.status(leader)
+    let kernelHandled = 0
+    if (st && st.offload.mode !== 'off') for (const row of Object.values(st.offload.byType)) kernelHandled += row.answered + row.consumed
+    return { writesPerS: countedAcked / elapsed, cpuMsPerWrite: cpu / Math.max(1, countedAcked), leaderCpuPct: (100 * cpu) / (elapsed * 1000), kernelHandled }
+  } finally {
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+    await c.destroy()
+  }
+}
+
+console.log(`durable writes through the leader's HTTP API, ${writers} writers, ${seconds} s per point, netns bridge, offload ${onMode} vs off`)
+for (const n of sizes) {
+  const on = await run(n, onMode)
+  const off = await run(n, 'off')
+  const line = (name: string, r: Result): string =>
+    `    offload ${name.padEnd(7)}: ${r.writesPerS.toFixed(0).padStart(6)} writes/s, leader CPU ${r.cpuMsPerWrite.toFixed(3)} ms/write (${r.leaderCpuPct.toFixed(0)}% of a core)${r.kernelHandled ? `, ${r.kernelHandled} control messages handled in its kernel` : ''}`
+  console.log(`  ${n} nodes:`)
+  console.log(line(onMode, on))
+  console.log(line('off', off))
+  console.log(`    on/off: throughput ${(on.writesPerS / off.writesPerS).toFixed(2)}x, leader CPU per write ${((1 - on.cpuMsPerWrite / off.cpuMsPerWrite) * 100).toFixed(0)}% less`)
+}
