@@ -86,6 +86,17 @@ export class KubernetesOrchestrator implements Orchestrator {
   }
 }
 
+/**
+ * In a pod: the service account (in-cluster config). With $KUBECONFIG set (a node run outside the
+ * cluster, or a test's stand-in API server): that file.
+ */
+export function fromEnvironment(o: { namespace: string; statefulSet: string }, env: NodeJS.ProcessEnv = process.env): KubernetesOrchestrator {
+  if (!env['KUBECONFIG']) return new KubernetesOrchestrator(o)
+  const kubeConfig = new KubeConfig()
+  kubeConfig.loadFromDefault()
+  return new KubernetesOrchestrator({ ...o, kubeConfig })
+}
+
 function inCluster(): KubeConfig {
   const kc = new KubeConfig()
   kc.loadFromCluster()

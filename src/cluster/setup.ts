@@ -1,13 +1,12 @@
 // Wires cluster operations into a node (main.ts): the state machine wrapper that keeps the scale
 // target, the orchestrator, the scaler loop and the HTTP routes.
-import { KubeConfig } from '@kubernetes/client-node'
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import type { StateMachine } from '../kv/statemachine.ts'
 import type { RaftNode } from '../node/raftnode.ts'
 import type { NodeId } from '../raft/types.ts'
 import type { RaftStorage } from '../storage/raft-storage.ts'
-import { KubernetesOrchestrator } from './k8s-orchestrator.ts'
+import { LazyKubernetesOrchestrator } from './k8s-lazy.ts'
 import { LocalOrchestrator } from './local-orchestrator.ts'
 import type { ClusterOptions } from './options.ts'
 import type { Orchestrator } from './orchestrator.ts'
@@ -19,16 +18,8 @@ export function createOrchestrator(o: ClusterOptions): Orchestrator | null {
   switch (o.orchestrator) {
     case 'local':
       return new LocalOrchestrator(o.localControl!)
-    case 'kubernetes': {
-      // In a pod: the service account (in-cluster config). With $KUBECONFIG set (a node run outside
-      // the cluster, or a test's stand-in API server): that file.
-      let kubeConfig: KubeConfig | undefined
-      if (process.env['KUBECONFIG']) {
-        kubeConfig = new KubeConfig()
-        kubeConfig.loadFromDefault()
-      }
-      return new KubernetesOrchestrator({ namespace: o.namespace!, statefulSet: o.statefulSet!, ...(kubeConfig ? { kubeConfig } : {}) })
-    }
+    case 'kubernetes':
+      return new LazyKubernetesOrchestrator(o.namespace!, o.statefulSet!)
     case 'none':
       return null
   }
