@@ -7,11 +7,12 @@
 // answers: socket → codec → Raft core → Ready → socket). Heartbeats alternate between the two, one
 // in flight at a time. Reports p50/p99/max per path; asserts nothing.
 //
-//   npm run bench:heartbeat -- [--count 10000] [--mode generic|native] [--gap-us 0]
+//   npm run bench:heartbeat -- [--count 10000] [--mode generic|native] [--gap-us 0] [--spin]
 //
 // --gap-us pauses after each round trip: 0 measures both paths hot (the user-space node is busy
 // answering and never sleeps); a gap of a millisecond or more is closer to a cluster, where a
-// follower's process sleeps between heartbeats and must be woken for each one.
+// follower's process sleeps between heartbeats and must be woken for each one. --spin makes the
+// probe poll its socket instead of sleeping in recvfrom (only worth it with a core to spare).
 
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -23,7 +24,7 @@ import { WIRE_LAYOUT, deriveKey, encodeControl } from '../src/transport/wire.ts'
 import { NetnsCluster, netnsSkipReason } from '../test/offload/fixtures/netns.ts'
 import { repoRoot, waitFor } from '../test/cluster/fixtures/helpers.ts'
 
-const { values } = parseArgs({ options: { count: { type: 'string', default: '10000' }, mode: { type: 'string', default: 'generic' }, warmup: { type: 'string', default: '500' }, 'gap-us': { type: 'string', default: '0' } } })
+const { values } = parseArgs({ options: { count: { type: 'string', default: '10000' }, mode: { type: 'string', default: 'generic' }, warmup: { type: 'string', default: '500' }, 'gap-us': { type: 'string', default: '0' }, spin: { type: 'boolean', default: false } } })
 const gapUs = Number(values['gap-us'])
 const count = Number(values.count)
 const warmup = Number(values.warmup)
@@ -84,7 +85,7 @@ try {
   const out = join(work, 'rtts')
   writeFileSync(payloads, file)
   const before = await waitFor('node 2 status', async () => (await c.status(2, 5000)) ?? undefined, 20_000)
-  const r = spawnSync('ip', ['netns', 'exec', c.nsName(1), probe, c.addr(1), String(c.raftPort(1)), payloads, out, String(WIRE_LAYOUT.fields.type.offset), String(WIRE_LAYOUT.fields.ctx.offset), String(MsgType.HeartbeatResp), String(gapUs), `${c.addr(2)}:${c.raftPort(2)}`, `${c.addr(3)}:${c.raftPort(3)}`], { encoding: 'utf8', timeout: 600_000 })
+  const r = spawnSync('ip', ['netns', 'exec', c.nsName(1), probe, c.addr(1), String(c.raftPort(1)), payloads, out, String(WIRE_LAYOUT.fields.type.offset), String(WIRE_LAYOUT.fields.ctx.offset), String(MsgType.HeartbeatResp), String(gapUs), values.spin ? '1' : '0', `${c.addr(2)}:${c.raftPort(2)}`, `${c.addr(3)}:${c.raftPort(3)}`], { encoding: 'utf8', timeout: 600_000 })
   if (r.status !== 0) throw new Error(`probe failed (${r.status}): ${r.stderr}`)
   const after = await waitFor('node 2 status', async () => (await c.status(2, 5000)) ?? undefined, 20_000)
   if (!c.procs.get(2)?.alive || !c.procs.get(3)?.alive) c.dumpLogs((l) => console.error(l))

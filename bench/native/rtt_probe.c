@@ -5,7 +5,8 @@
  * Written in C, polling its socket, so that what is measured is the follower's answer, not an
  * event loop or a sleeping process waking up on this side.
  *
- * usage: rtt_probe BIND_IP BIND_PORT PAYLOADS OUT TYPE_OFF CTX_OFF ACK_TYPE GAP_US IP:PORT...
+ * usage: rtt_probe BIND_IP BIND_PORT PAYLOADS OUT TYPE_OFF CTX_OFF ACK_TYPE GAP_US SPIN IP:PORT...
+ *   SPIN:     1 polls the socket without sleeping (needs a spare core), 0 blocks in recvfrom
  *   GAP_US:   pause after each round trip (0: back to back; heartbeats are paced in a cluster)
  *   PAYLOADS: N records of [u8 target index][u16le length][payload]
  *   OUT:      N little-endian int64 round trips in ns (-1: no matching ack within 200 ms)
@@ -42,22 +43,23 @@ static int parse_addr(const char *s, struct sockaddr_in *a)
 
 int main(int argc, char **argv)
 {
-	if (argc < 10) {
-		fprintf(stderr, "usage: rtt_probe BIND_IP BIND_PORT PAYLOADS OUT TYPE_OFF CTX_OFF ACK_TYPE GAP_US IP:PORT...\n");
+	if (argc < 11) {
+		fprintf(stderr, "usage: rtt_probe BIND_IP BIND_PORT PAYLOADS OUT TYPE_OFF CTX_OFF ACK_TYPE GAP_US SPIN IP:PORT...\n");
 		return 2;
 	}
-	int ntargets = argc - 9;
+	int ntargets = argc - 10;
 	struct sockaddr_in targets[16];
 	if (ntargets > 16)
 		return 2;
 	for (int i = 0; i < ntargets; i++)
-		if (parse_addr(argv[9 + i], &targets[i]) != 0) {
-			fprintf(stderr, "bad address %s\n", argv[9 + i]);
+		if (parse_addr(argv[10 + i], &targets[i]) != 0) {
+			fprintf(stderr, "bad address %s\n", argv[10 + i]);
 			return 2;
 		}
 	size_t type_off = (size_t)atoi(argv[5]), ctx_off = (size_t)atoi(argv[6]);
 	int ack_type = atoi(argv[7]);
 	long gap_us = atol(argv[8]);
+	int spin = atoi(argv[9]);
 	struct timespec gap = { .tv_sec = gap_us / 1000000, .tv_nsec = (gap_us % 1000000) * 1000 };
 
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -70,6 +72,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
+	if (!spin) {
+		struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	}
 	FILE *in = fopen(argv[3], "rb"), *out = fopen(argv[4], "wb");
 	if (!in || !out) {
 		perror("open");
@@ -87,9 +93,9 @@ int main(int argc, char **argv)
 			for (;;) {
 				struct sockaddr_in from;
 				socklen_t fl = sizeof(from);
-				/* Polls without sleeping: a blocking receive would add this process's own
-				 * wakeup (tens of µs) to every sample of both paths. */
-				ssize_t n = recvfrom(fd, reply, sizeof(reply), MSG_DONTWAIT, (struct sockaddr *)&from, &fl);
+				/* Spinning keeps this process's own wakeup (tens of µs) out of every sample of
+				 * both paths, but only helps with a core to spare; blocking waits 200 ms at most. */
+				ssize_t n = recvfrom(fd, reply, sizeof(reply), spin ? MSG_DONTWAIT : 0, (struct sockaddr *)&from, &fl);
 				int64_t end = now_ns();
 				if (n < 0) {
 					if (end - start > 200000000)
