@@ -60,7 +60,8 @@ const request = fc.oneof(weird, plain)
 
 t.test('HTTP: random requests against a live node', async (t) => {
   const c = await Cluster.start(t, { nodes: 1, name: 'fuzz-http', logLevel: 'warn' })
-  await c.waitForLeader()
+  // Generous: starting a node under tsx takes long on a loaded 2-core machine.
+  await c.waitForLeader(undefined, 90_000)
   const base = c.url(1)
   const pid = c.procs.get(1)!.pid
   const inputs = fc.sample(request, { numRuns: FUZZ_RUNS, ...(FUZZ_SEED !== undefined ? { seed: FUZZ_SEED } : {}) })

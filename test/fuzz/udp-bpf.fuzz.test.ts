@@ -56,7 +56,8 @@ t.test('XDP program under BPF_PROG_RUN: never answers what user space would reje
 t.test('UDP and TCP garbage at a live node', async (t) => {
   const secret = 'fuzz-udp-secret'
   const c = await Cluster.start(t, { nodes: 1, name: 'fuzz-udp', logLevel: 'warn', secret })
-  await c.waitForLeader()
+  // Generous: starting a node under tsx takes long on a loaded 2-core machine.
+  await c.waitForLeader(undefined, 90_000)
   const pid = c.procs.get(1)!.pid
   const port = c.raftPort(1)
   const before = (await c.status(1))!
