@@ -18,7 +18,9 @@ RUN npm ci --ignore-scripts
 COPY . .
 # The fast path must build here (no --if-possible: an image without it would silently run slower
 # than its manifests ask for), then the visualizer bundle, then drop the dev dependencies.
-RUN bash scripts/build-native.sh --force \
+# (npm ci ran no install scripts: the project's own need the whole tree. Dependencies' run now.)
+RUN npm rebuild \
+ && bash scripts/build-native.sh --force \
  && npm run build:ui \
  && npm prune --omit=dev
 

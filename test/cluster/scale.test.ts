@@ -1,7 +1,7 @@
 // The seed's Figure 4 made stricter, on real processes under `raftkv local`: a writer PUTs a new
 // key every 100 ms and reads it back with a linearizable GET right after each acknowledgement,
 // while the cluster is resized 3 → 5 → 7 → 3 → 1 → 3 through /scale-cluster. Along the way: bad
-// input gets 400s, two concurrent scale requests get one 202 and one 409, the leader is killed
+// input gets 400s, a request while a member is down gets 503, two concurrent scale requests get one 202 and one 409, the leader is killed
 // (SIGKILL) in the middle of the 5 → 7 operation and the next leader finishes it, /delete-pod
 // restarts the leader until one that the 7 → 3 shrink removes is leading (leader removal), and
 // 1 → 3 brings back ordinals whose data was discarded, and the leader's pod is deleted once more at
@@ -125,6 +125,26 @@ t.test('Figure 4, stricter: resize 3 → 5 → 7 → 3 → 1 → 3 under a write
   t.equal(notJson.status, 400, '400 for a body that is not JSON')
   const unknownPod = await c.req(1, 'POST', '/delete-pod', '{"name":"other-0"}', { 'content-type': 'application/json' })
   t.equal(unknownPod.status, 404, '/delete-pod of a pod that is not ours: 404')
+
+  // ---- an unhealthy member: refused (503) until it is back ----
+  const stop = await fetch(`${c.control}/local/nodes/3/stop?signal=SIGKILL`, { method: 'POST' })
+  t.equal(stop.status, 200, 'node 3 stopped through the supervisor')
+  await stop.arrayBuffer()
+  // Only once the leader has noticed (a request before that would simply be accepted).
+  await waitFor('the leader to see node 3 unhealthy', async () => {
+    const a = await c.req(1, 'GET', '/get-raft-instances').catch(() => null)
+    const ms = (a?.body as { members?: { id: number; healthy: boolean }[] } | undefined)?.members
+    return ms?.some((m) => m.id === 3 && !m.healthy)
+  }, 30_000, 100)
+  const sick = await c.scale([1, 2], '{"replicas":5}')
+  t.equal(sick.status, 503, 'a scale request while a member is down: 503')
+  t.match(sick.body, { unhealthy: [3] }, '503 names the unhealthy member')
+  await c.startNode(3)
+  await waitFor('node 3 healthy again', async () => {
+    const a = await c.req(1, 'GET', '/get-raft-instances').catch(() => null)
+    const ms = (a?.body as { members?: { healthy: boolean }[] } | undefined)?.members
+    return ms && ms.length === 3 && ms.every((m) => m.healthy) && (await c.allLive([1, 2, 3]))
+  }, 60_000, 200)
 
   const w = new Writer(c, members)
   const samples: Sample[] = []
