@@ -171,7 +171,11 @@ async function clock(env: NemesisEnv): Promise<Injection> {
 /** Grows the cluster to 4 or 5 members, or shrinks it back to 3, through POST /scale-cluster. */
 async function scale(env: NemesisEnv): Promise<Injection> {
   const want = env.c.replicas > 3 ? 3 : env.rng.int(4, env.c.maxNodes)
-  const via = env.rng.pick(env.c.alive().filter((id) => !env.c.paused.has(id)))
+  // Ask a node that is up (a member just started may not listen yet).
+  const up: number[] = []
+  for (const id of env.c.alive()) if ((await env.c.status(id)) !== null) up.push(id)
+  if (up.length === 0) return { skipped: 'scale: no node answers /status' }
+  const via = env.rng.pick(up)
   let answer: string
   try {
     const r = await fetch(`${env.c.url(via)}/scale-cluster`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ replicas: want }), signal: AbortSignal.timeout(3000) })
