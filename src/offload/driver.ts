@@ -17,6 +17,9 @@ import type { OffloadHandle } from './offload.ts'
 import type { DurablePublisher } from './publisher.ts'
 import { Verdict, isAnswered, isConsumed, type KernelState } from './state.ts'
 
+/** What the driver uses of an attached fast path (OffloadHandle; tests pass a fake). */
+export type DriverHandle = Pick<OffloadHandle, 'mode' | 'ifname' | 'publish' | 'touch' | 'readKernel' | 'onEvents' | 'close'>
+
 /** What the driver needs of the run loop (RaftNode). */
 export interface DriverNode {
   /** Steps a message the kernel already handled (replayed from its record) and runs the loop. */
@@ -85,11 +88,10 @@ export class OffloadDriver {
   /** Per peer: the newest heartbeat-ack time and match index the core was given (leader). */
   private readonly ackSeen = new Map<NodeId, bigint>()
   private readonly matchSeen = new Map<NodeId, number>()
-  private epochSeen = -1
   private closed = false
 
   constructor(
-    readonly handle: OffloadHandle,
+    readonly handle: DriverHandle,
     private readonly publisher: DurablePublisher,
     private readonly opts: DriverOptions,
   ) {
@@ -123,6 +125,11 @@ export class OffloadDriver {
     const s = this.publisher.persisted(rd, this.now(), conf)
     this.handle.publish(s)
     this.counters.publishes++
+    if (s.term !== this.term || s.role !== this.role) {
+      // A new leadership (or none): what earlier acks told the core is no longer its business.
+      this.ackSeen.clear()
+      this.matchSeen.clear()
+    }
     this.term = s.term
     this.role = s.role
   }
@@ -177,15 +184,11 @@ export class OffloadDriver {
 
   /**
    * A leader learns acks from their replayed records; whatever the kernel recorded in its half
-   * but no record brought (lost) is stepped as the ack it stands for. Every value is tagged with
-   * the epoch (term + role + membership) it was written in, so none predates this leadership.
+   * but no record brought (lost) is stepped as the ack it stands for. The kernel tags every value
+   * with the epoch (term + role + membership) it was written in, and readKernel() reads another
+   * epoch's match as 0; ack times carry their epoch, checked here — none predates this leadership.
    */
   private resyncPeers(node: DriverNode, k: KernelState): void {
-    if (k.epoch !== this.epochSeen) {
-      this.epochSeen = k.epoch
-      this.ackSeen.clear()
-      this.matchSeen.clear()
-    }
     for (const p of k.peers) {
       if (p.id === this.opts.nodeId) continue
       if (p.ackEpoch === k.epoch && p.ackNs > (this.ackSeen.get(p.id) ?? 0n)) {

@@ -11,6 +11,20 @@ import { NetnsCluster, heartbeatCounts, netnsSkipReason, type NetnsMode, type Ne
 const skip = netnsSkipReason()
 
 /** Kernel-handled / all heartbeats (followers) and heartbeat acks (leader) between two readings. */
+/** Pass-up reasons (verdict names) counted between two readings, all nodes together. */
+function passDeltas(before: Map<number, NetnsStatus>, after: Map<number, NetnsStatus>): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const [id, a] of after) {
+    const b = before.get(id)
+    if (!b || a.offload.mode === 'off' || b.offload.mode === 'off') continue
+    for (const [k, v] of Object.entries(a.offload.passedBy)) {
+      const d = v - (b.offload.passedBy[k] ?? 0)
+      if (d > 0) out[k] = (out[k] ?? 0) + d
+    }
+  }
+  return out
+}
+
 function steadyShares(before: Map<number, NetnsStatus>, after: Map<number, NetnsStatus>, leader: number): { hb: { kernel: number; total: number }; acks: { kernel: number; total: number } } {
   const hb = { kernel: 0, total: 0 }
   const acks = { kernel: 0, total: 0 }
@@ -74,6 +88,7 @@ function scenario(mode: Exclude<NetnsMode, 'off'>, nodes: number): void {
     const { before, after } = window
     c.leaderHint = window.leader
     const { hb, acks } = steadyShares(before, after, window.leader)
+    t.comment(`passed up in the window, by reason: ${JSON.stringify(passDeltas(before, after))}`)
     t.ok(hb.total >= 20 * (nodes - 1), `heartbeats flowed (${hb.total})`)
     t.ok(hb.kernel >= 0.95 * hb.total, `≥ 95% of heartbeats answered in the kernel (${hb.kernel}/${hb.total})`)
     t.ok(acks.total >= 20 * (nodes - 1), `heartbeat acks flowed (${acks.total})`)
