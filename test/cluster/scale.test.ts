@@ -107,7 +107,8 @@ interface Sample {
 }
 
 t.test('Figure 4, stricter: resize 3 → 5 → 7 → 3 → 1 → 3 under a writer with linearizable reads', async (t) => {
-  const c = await LocalCluster.start(t, 3)
+  // Frequent snapshots: members added later catch up by snapshot, not only from the log.
+  const c = await LocalCluster.start(t, 3, ['--snapshot-entries', '50'])
   let current = 3
   const members = (): number[] => range(current)
   const first = await c.settled(3, [1, 2, 3], 90_000)
