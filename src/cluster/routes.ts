@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { NodeId } from '../raft/types.ts'
 import type { RaftNode } from '../node/raftnode.ts'
 import { isForwarded, proxyToLeader, type ForwardDeps } from '../node/rest/forward.ts'
-import type { Orchestrator } from './orchestrator.ts'
+import { OrchestratorError, type Orchestrator } from './orchestrator.ts'
 import { MAX_REPLICAS, MIN_REPLICAS } from './record.ts'
 import type { Scaler } from './scaler.ts'
 
@@ -50,8 +50,14 @@ export async function clusterRoutes(app: FastifyInstance, d: ClusterRouteDeps): 
 
   const scale = async (req: FastifyRequest<{ Body: { replicas: number; force: boolean } }>, reply: FastifyReply): Promise<FastifyReply> =>
     onLeader(req, reply, async () => {
-      const a = await d.scaler.requestScale(req.body.replicas, req.body.force)
-      return reply.code(a.code).send(a.body)
+      try {
+        const a = await d.scaler.requestScale(req.body.replicas, req.body.force)
+        return reply.code(a.code).send(a.body)
+      } catch (e) {
+        // The orchestrator could not be asked (API server or supervisor down): nothing changed.
+        if (e instanceof OrchestratorError) return reply.code(503).send({ error: e.message })
+        throw e
+      }
     })
   const scaleSchema = {
     summary: 'Resize the cluster to `replicas` voting members, one member at a time',
@@ -107,10 +113,15 @@ export async function clusterRoutes(app: FastifyInstance, d: ClusterRouteDeps): 
     if (!o) return reply.code(501).send({ error: 'no orchestrator: run the nodes under `raftkv local` or on Kubernetes' })
     const id = o.idOfPod(name)
     if (id === null) return reply.code(404).send({ error: `${name} is not a pod of this cluster` })
-    await o.deletePod(name)
+    try {
+      await o.deletePod(name)
+    } catch (e) {
+      if (e instanceof OrchestratorError) return reply.code(e.status === 404 ? 404 : 502).send({ error: e.message })
+      throw e
+    }
     return reply.code(202).send({ deleted: name, id })
   }
-  const podSchema = { tags: ['cluster'], response: { 202: anyObject, 404: anyObject, 501: anyObject } }
+  const podSchema = { tags: ['cluster'], response: { 202: anyObject, 404: anyObject, 501: anyObject, 502: anyObject } }
   app.post<{ Body: { name: string } }>(
     '/delete-pod',
     { schema: { ...podSchema, summary: 'Delete a pod (local: kill the process and start it again) to watch a re-election', body: podBody } },
