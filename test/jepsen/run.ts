@@ -62,7 +62,9 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   const tag = (o.seed >>> 0).toString(36).slice(-4).padStart(4, '0')
   const replay = replayCommand(o)
   const result: RunResult = { seed: o.seed, ops: 0, indeterminate: 0, histories: 0, unknown: 0, violations: 0, checkerMs: 0, faults: 0, skipped: [], replay }
-  const netnsWhy = o.nemeses.some((n) => n === 'partition' || n === 'netem') ? netnsUnavailable() : 'not needed'
+  // Namespaces for link faults, and for the fast path: each node then has an eth0 of its own
+  // (on loopback the nodes would share lo, where only one XDP program can be attached).
+  const netnsWhy = o.nemeses.some((n) => n === 'partition' || n === 'netem') || o.offload === 'on' ? netnsUnavailable() : 'not needed'
   let lab: NetnsLab | null = null
   // Room for the scale nemesis to grow the cluster by two.
   const maxNodes = o.nemeses.includes('scale') ? o.nodes + 2 : o.nodes
