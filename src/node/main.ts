@@ -70,13 +70,13 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
   // cluster hook: the KV machine plus the cluster's own log entries (the /scale-cluster target)
   const cluster = new ClusterOps(clusterOpts, storage, sm, l)
   const observer = createObserver(cfg.id, observe) // observe hook
-  // offload hook: the kernel fast path's run-loop hooks; bound to the node once it exists.
+  // offload hook: the kernel fast path, attached before the node starts; bound to it once it exists.
   const electionTick = Math.max(2, Math.round(cfg.electionMs / cfg.tickMs))
   const offload = new OffloadBinding(
     { id: cfg.id, clusterId: cfg.clusterId, host: cfg.host, raftPort: cfg.raftPort, key: cfg.secret ? deriveKey(cfg.secret) : null, mode: cfg.offload, ifname: cfg.offloadIfname, tickMs: cfg.tickMs, electionTick, checkQuorum: true },
     l.child({ component: 'offload' }),
   )
-  const obsEvents = observer?.events
+  offload.load()
   const node = await RaftNode.start(
     {
       id: cfg.id,
@@ -98,11 +98,7 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
     cluster.stateMachine, // cluster hook
     transport,
     l,
-    {
-      ...obsEvents, // observe hook
-      ...offload.hooks, // offload hook
-      onReceive: obsEvents ? (m) => (obsEvents.onReceive(m), offload.hooks.onReceive(m)) : offload.hooks.onReceive,
-    },
+    offload.nodeEvents(observer?.events ?? {}), // observe hook + offload hook
   )
   // offload hook: before the loop's first turn (a setImmediate away), so its first Ready is published.
   offload.bind(node, storage, observer?.log ?? null, metrics.registry)

@@ -1,7 +1,7 @@
 // What the composition root (src/node/main.ts) needs to run a node with the kernel fast path:
-// choose the interface, load and attach (or learn why not), and bind the driver to the run loop.
-// The hooks exist before the RaftNode does (it takes its events when it starts); they do nothing
-// until bind() gives them a driver, and until then the slot is unpublished, so the kernel passes
+// choose the interface, load and attach (or learn why not) before the node starts, hand the run
+// loop its hooks (none when the fast path is off: the loop then pays nothing for it), and bind
+// the driver once the node exists. Until bind() the slot is unpublished, so the kernel passes
 // every packet up.
 
 import { networkInterfaces } from 'node:os'
@@ -10,7 +10,7 @@ import type { Status } from '../raft/rawnode.ts'
 import type { ConfState, Message, NodeId, Ready } from '../raft/types.ts'
 import { OffloadDriver, type DriverNode, type KernelRecorder, type OffloadHooks, type OffloadStatus } from './driver.ts'
 import { registerOffloadMetrics } from './metrics.ts'
-import { loadOffload, type OffloadLogger, type OffloadMode } from './offload.ts'
+import { loadOffload, type OffloadHandle, type OffloadLogger, type OffloadMode } from './offload.ts'
 import { DurablePublisher } from './publisher.ts'
 
 export interface BindingConfig {
@@ -51,6 +51,7 @@ export interface DurableBounds {
 export class OffloadBinding {
   readonly hooks: OffloadHooks
   private driver: OffloadDriver | null = null
+  private handle: OffloadHandle | null = null
   /** Why the fast path is off (null while it is on or not yet decided). */
   offReason: string | null = null
 
@@ -63,18 +64,37 @@ export class OffloadBinding {
     }
   }
 
+  /** Loads and attaches (or records why not). Returns whether the fast path is on. */
+  load(): boolean {
+    const c = this.cfg
+    const h = loadOffload({ mode: c.mode, ifname: c.ifname ?? interfaceFor(c.host), port: c.raftPort, log: this.log })
+    if (h.mode === 'off') {
+      this.offReason = h.reason
+      return false
+    }
+    this.handle = h
+    return true
+  }
+
   /**
-   * Loads and attaches, then binds the driver to a node that has started but not yet run a turn
-   * of its loop (call it in the same synchronous stretch as RaftNode.start's return).
+   * The run loop's events with the fast path's hooks added (the same object when it is off).
+   * The observer's onReceive, if any, and ours both run.
+   */
+  nodeEvents<E extends { onReceive?: (m: Message) => void }>(events: E): E & Partial<OffloadHooks> {
+    if (!this.handle) return events
+    const theirs = events.onReceive
+    const ours = this.hooks.onReceive
+    return { ...events, ...this.hooks, onReceive: theirs ? (m: Message) => (theirs(m), ours(m)) : ours }
+  }
+
+  /**
+   * Binds the driver to a node that has started but not yet run a turn of its loop (call it in
+   * the same synchronous stretch as RaftNode.start's return, so its first Ready is published).
    */
   bind(node: BoundNode, storage: DurableBounds, rpcLog: KernelRecorder | null, registry: Registry | null): void {
     const c = this.cfg
-    const ifname = c.ifname ?? interfaceFor(c.host)
-    const h = loadOffload({ mode: c.mode, ifname, port: c.raftPort, log: this.log })
-    if (h.mode === 'off') {
-      this.offReason = h.reason
-      return
-    }
+    const h = this.handle
+    if (!h) return
     const st = node.status()
     const b = storage.bounds
     const tickNs = BigInt(Math.round(c.tickMs * 1e6))
@@ -118,8 +138,11 @@ export class OffloadBinding {
   }
 
   close(): void {
-    this.driver?.close()
+    // The driver closes the handle it was given; a handle never bound is closed here.
+    if (this.driver) this.driver.close()
+    else this.handle?.close()
     this.driver = null
+    this.handle = null
   }
 }
 
