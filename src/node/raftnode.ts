@@ -1,4 +1,5 @@
-// The run loop: the one place that touches time, sockets, disk and (later) BPF maps. It feeds the
+// The run loop: the one place that touches time, sockets, disk and (through the offload hooks,
+// src/offload/driver.ts) the kernel fast path's shared state. It feeds the
 // pure core with ticks, messages and requests, persists what a Ready asks in one synced batch,
 // sends, applies, and answers the callers waiting on proposals and reads.
 import type { Logger } from 'pino'
