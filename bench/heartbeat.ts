@@ -40,7 +40,9 @@ if (skip) {
 
 const work = mkdtempSync(join(tmpdir(), 'raftkv-hb-'))
 const probe = join(work, 'rtt_probe')
-const cc = spawnSync('cc', ['-O2', '-o', probe, resolve(repoRoot, 'bench', 'native', 'rtt_probe.c')], { encoding: 'utf8' })
+// clang is what scripts/setup.sh installs (for the BPF object); a plain cc does as well.
+let cc = spawnSync(process.env['CC'] ?? 'clang', ['-O2', '-o', probe, resolve(repoRoot, 'bench', 'native', 'rtt_probe.c')], { encoding: 'utf8' })
+if (cc.status !== 0 && !process.env['CC']) cc = spawnSync('cc', ['-O2', '-o', probe, resolve(repoRoot, 'bench', 'native', 'rtt_probe.c')], { encoding: 'utf8' })
 if (cc.status !== 0) {
   console.log(`bench/heartbeat: cannot build the probe: ${cc.stderr || cc.error?.message}`)
   process.exit(0)
