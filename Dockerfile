@@ -36,6 +36,8 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build --chown=root:root /app /app
 ENV NODE_ENV=production
+# Two malloc arenas: LevelDB allocates on libuv's threads, and per-thread arenas keep freed memory.
+ENV MALLOC_ARENA_MAX=2
 # Non-root by default: the offload manifests run it as root with only BPF, NET_ADMIN and PERFMON
 # (Kubernetes grants added capabilities to root only); the no-offload overlay keeps uid 10001.
 USER 10001

@@ -24,6 +24,8 @@ const valueBytes = Number(values['value-bytes'])
 const perMset = Number(values['per-mset'])
 const window = Number(values.window)
 const TARGET_MB = 300
+// As the launchers run nodes (raftkv local, the container image): two malloc arenas.
+process.env['MALLOC_ARENA_MAX'] ??= '2'
 
 /** One RESP array of bulk strings. */
 function command(args: (string | Buffer)[]): Buffer {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { startControl, type LocalNodes } from './control.ts'
 
 const cliPath = fileURLToPath(new URL('../cli.ts', import.meta.url))
+const tsxLoader = import.meta.resolve('tsx')
 
 export interface LocalClusterOptions {
   nodes: number
@@ -38,7 +39,10 @@ export function nodeArgs(o: LocalClusterOptions, id: number): string[] {
 
 /** Starts one node process running the CLI through tsx. */
 export function spawnNode(args: string[], stdio: LocalClusterOptions['stdio'], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', cliPath, ...args], { stdio: ['ignore', stdio, stdio], env })
+  // tsx resolved from here, not from the working directory (which need not hold node_modules);
+  // two malloc arenas: LevelDB allocates on libuv's threads, and an arena per thread holds on to
+  // tens of megabytes of freed memory per node.
+  return spawn(process.execPath, ['--import', tsxLoader, cliPath, ...args], { stdio: ['ignore', stdio, stdio], env: { MALLOC_ARENA_MAX: '2', ...env } })
 }
 
 export async function runLocal(argv: string[]): Promise<void> {
