@@ -101,7 +101,7 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
     offload.nodeEvents(observer?.events ?? {}), // observe hook + offload hook
   )
   // offload hook: before the loop's first turn (a setImmediate away), so its first Ready is published.
-  offload.bind(node, storage, observer?.log ?? null, metrics.registry)
+  offload.bind(node, storage, observer, metrics.registry)
   // cluster hook: the scaler loop (leader: drives the cluster to the committed target)
   cluster.start({
     node,
@@ -123,7 +123,7 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
     redirect: cfg.redirect,
     requestTimeoutMs: cfg.requestTimeoutMs,
   })
-  await http.register(observePlugin, observePluginOptions(cfg, observe, observer, node, resolve)) // observe hook
+  await http.register(observePlugin, observePluginOptions(cfg, observe, observer, node, resolve, () => cluster.scaleProgress())) // observe hook + cluster hook: resize progress in the visualizer
   await http.register(cluster.routes) // cluster hook: /scale-cluster, /get-raft-instances, /delete-pod …
   await http.listen({ port: cfg.httpPort, host: cfg.host })
   const addr = http.server.address()

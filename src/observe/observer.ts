@@ -55,6 +55,14 @@ export class Observer {
     this.applied = st.applied
   }
 
+  /**
+   * A message the kernel fast path handled (already in the log through RpcLog.record): a leader's
+   * heartbeat the kernel acknowledged restarts the election timer here as one received would.
+   */
+  kernelReceived(type: number, term: number, t: number): void {
+    if (type === MsgType.Heartbeat && term >= this.term && t > this.timerReset) this.timerReset = t
+  }
+
   electionElapsedMs(): number {
     return performance.now() - this.timerReset
   }

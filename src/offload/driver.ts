@@ -28,9 +28,15 @@ export interface DriverNode {
   leaderHeard(leader: NodeId, term: number, ticksAgo: number): boolean
 }
 
-/** Where kernel-path RPCs are recorded (src/observe's RpcLog.record). */
+/** Where kernel-path RPCs are recorded (src/observe: the Observer's RpcLog). */
 export interface KernelRecorder {
-  record(e: { dir: 'send' | 'recv'; peer: number; type: number; term: number; index: number; logTerm?: number; commit?: number; hint?: number; ctx?: number; reject?: boolean; monoNs?: bigint }): number
+  log: {
+    record(e: { dir: 'send' | 'recv'; peer: number; type: number; term: number; index: number; logTerm?: number; commit?: number; hint?: number; ctx?: number; reject?: boolean; monoNs?: bigint }): number
+    /** The time (its timebase) of the record just written. */
+    readonly lastT: number
+  }
+  /** What a received message does to the visualizer's election timer. */
+  kernelReceived(type: number, term: number, t: number): void
 }
 
 export interface DriverOptions {
@@ -239,11 +245,12 @@ export class OffloadDriver {
     const rpc = this.opts.rpcLog
     if (!rpc || !(isAnswered(e.verdict) || isConsumed(e.verdict))) return
     const m = eventMessage(e)
-    rpc.record({ dir: 'recv', peer: m.from, type: m.type, term: m.term, index: m.index, logTerm: m.logTerm, commit: m.commit, hint: m.hint, ctx: m.ctx, reject: m.reject, monoNs: e.ns })
+    rpc.log.record({ dir: 'recv', peer: m.from, type: m.type, term: m.term, index: m.index, logTerm: m.logTerm, commit: m.commit, hint: m.hint, ctx: m.ctx, reject: m.reject, monoNs: e.ns })
+    rpc.kernelReceived(m.type, m.term, rpc.log.lastT)
     const reply = REPLY_TYPE[e.type]
     if (reply === undefined || !isAnswered(e.verdict)) return
     const hb = reply === MsgType.HeartbeatResp
-    rpc.record({ dir: 'send', peer: m.from, type: reply, term: e.replyTerm, index: hb ? m.index : 0, ctx: hb ? m.ctx : 0, reject: e.verdict === Verdict.TxReject, monoNs: e.ns })
+    rpc.log.record({ dir: 'send', peer: m.from, type: reply, term: e.replyTerm, index: hb ? m.index : 0, ctx: hb ? m.ctx : 0, reject: e.verdict === Verdict.TxReject, monoNs: e.ns })
   }
 
   // ---- reporting ------------------------------------------------------------------------------

@@ -76,7 +76,7 @@ function setup(id: NodeId, now: { ns: bigint }): { h: FakeHandle; n: FakeNode; d
     { term: 4, vote: 0, commit: 0, lastIndex: 0, lastTerm: 0, conf: CONF, recent: [{ index: 0, term: 0 }], quietUntilNs: 0n },
   )
   const recorded: { dir: string; type: number }[] = []
-  const d = new OffloadDriver(h, pub, { nodeId: id, tickMs: TICK_MS, log: { info: () => undefined, warn: () => undefined }, rpcLog: { record: (e) => recorded.push(e) && recorded.length }, now: () => now.ns })
+  const d = new OffloadDriver(h, pub, { nodeId: id, tickMs: TICK_MS, log: { info: () => undefined, warn: () => undefined }, rpcLog: { log: { record: (e) => recorded.push(e), lastT: 0 }, kernelReceived: () => undefined }, now: () => now.ns })
   d.start(n, CONF)
   return { h, n, d, recorded }
 }
