@@ -109,10 +109,11 @@ export class OffloadBinding {
         electionTimeoutNs,
         // One tick of timer granularity plus as much again of scheduling jitter.
         leaseMarginNs: 2n * tickNs,
-        // The stamp is refreshed every tick; four missed ticks (a stall far beyond GC pauses of
-        // this heap size) and the kernel stops answering — well within one election timeout, so
-        // a stopped leader's peers never see it "alive" through its kernel half.
-        aliveMaxNs: minBig(4n * tickNs, electionTimeoutNs / 2n),
+        // The stamp is refreshed every tick. Half an election timeout without one and the kernel
+        // stops answering: a stopped process loses the fast path while its peers still have half
+        // a timeout to notice, and a merely busy one (a loaded machine, a GC pause) rarely trips
+        // it — a few ticks proved too tight on a shared 2-core host.
+        aliveMaxNs: maxBig(4n * tickNs, electionTimeoutNs / 2n),
       },
       {
         term: st.term,
@@ -146,6 +147,6 @@ export class OffloadBinding {
   }
 }
 
-function minBig(a: bigint, b: bigint): bigint {
-  return a < b ? a : b
+function maxBig(a: bigint, b: bigint): bigint {
+  return a > b ? a : b
 }

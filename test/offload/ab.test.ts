@@ -29,7 +29,10 @@ async function committedCommands(dir: string): Promise<string[]> {
   const st = await RaftStorage.open(dir)
   try {
     const loaded = await st.load()
-    const commit = loaded.hardState.commit
+    // The hard state's commit index is written lazily (it rides along with the next synced
+    // write), so the applied index — every node had applied the leader's commit before the kill —
+    // is the better mark of what was committed.
+    const commit = Math.max(loaded.hardState.commit, loaded.applied)
     const out: string[] = []
     for (const e of loaded.entries) {
       if (e.index > commit || e.type !== EntryType.Normal || e.data.length === 0) continue
