@@ -96,7 +96,7 @@ t.test('RESP: generated and mutated commands against a live node', async (t) => 
   for (let start = 0; start < inputs.length; start += batch) {
     await pool(Math.min(batch, inputs.length - start), FUZZ_CONCURRENCY, async (j) => {
       const input = inputs[start + j]!
-      const ex = await exchange(host, port, input, 150)
+      const ex = await exchange(host, port, input, 150, (d) => d.includes('-ERR Protocol error'))
       if (ex.refused) throw new Error('the node refused a connection')
       const text = ex.data.toString('utf8')
       const perr = text.lastIndexOf('-ERR Protocol error')

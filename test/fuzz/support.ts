@@ -36,8 +36,12 @@ export interface Exchange {
   refused: boolean
 }
 
-/** Sends `bytes`, collects what comes back until the server closes or is silent for `idleMs`. */
-export function exchange(host: string, port: number, bytes: Buffer, idleMs: number): Promise<Exchange> {
+/**
+ * Sends `bytes`, collects what comes back until the server closes or is silent for `idleMs` — or,
+ * once `expectClose(data)` holds (an answer after which the server must hang up), for up to
+ * `closeWaitMs`: on a loaded machine the close can lag the last reply.
+ */
+export function exchange(host: string, port: number, bytes: Buffer, idleMs: number, expectClose: (data: Buffer) => boolean = () => false, closeWaitMs = 5000): Promise<Exchange> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = []
     const sock = connect({ host, port })
@@ -52,7 +56,7 @@ export function exchange(host: string, port: number, bytes: Buffer, idleMs: numb
     }
     const arm = () => {
       if (timer) clearTimeout(timer)
-      timer = setTimeout(() => finish(false), idleMs)
+      timer = setTimeout(() => finish(false), expectClose(Buffer.concat(chunks)) ? closeWaitMs : idleMs)
     }
     sock.on('connect', () => {
       sock.write(bytes)
