@@ -113,7 +113,8 @@ export class OffloadBinding {
         // stops answering: a stopped process loses the fast path while its peers still have half
         // a timeout to notice, and a merely busy one (a loaded machine, a GC pause) rarely trips
         // it — a few ticks proved too tight on a shared 2-core host.
-        aliveMaxNs: maxBig(4n * tickNs, electionTimeoutNs / 2n),
+        // (Never under two ticks: it is refreshed once per tick.)
+        aliveMaxNs: maxBig(2n * tickNs, electionTimeoutNs / 2n),
       },
       {
         term: st.term,
