@@ -43,6 +43,25 @@ export interface ScaleEvent {
   text: string
 }
 
+/**
+ * What status() reports (GET /status `cluster`, GET /cluster/scale, the visualizer's 'status'
+ * events). A type, not an interface, so that it stays a plain record for the routes to spread.
+ */
+export type ScalerStatus = {
+  orchestrator: Orchestrator['kind'] | null
+  target: number | null
+  op: number | null
+  requestedAt: number | null
+  from: number | null
+  replicas: number | null
+  voters: NodeId[]
+  learners: NodeId[]
+  inProgress: boolean | null
+  step: string | null
+  lastError: string | null
+  events: ScaleEvent[]
+}
+
 export interface HttpAnswer {
   code: number
   body: Record<string, unknown>
@@ -348,7 +367,7 @@ export class Scaler {
   }
 
   /** Progress for /status and GET /cluster/scale. */
-  status(): Record<string, unknown> {
+  status(): ScalerStatus {
     const st = this.d.node.status()
     const leader = st.role === 'leader'
     // Planned afresh from the configuration reported beside it (the loop's last step may be a

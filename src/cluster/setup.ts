@@ -2,6 +2,7 @@
 // target, the orchestrator, the scaler loop and the HTTP routes.
 import type { FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
+import type { ScaleProgress } from '../observe/json.ts'
 import type { StateMachine } from '../kv/statemachine.ts'
 import type { RaftNode } from '../node/raftnode.ts'
 import type { NodeId } from '../raft/types.ts'
@@ -57,6 +58,11 @@ export class ClusterOps {
 
   /** For /status. */
   status(): Record<string, unknown> | null {
+    return this.scaler?.status() ?? null
+  }
+
+  /** For the visualizer (the observe plugin's 'status' events): the same progress, typed. */
+  scaleProgress(): ScaleProgress | null {
     return this.scaler?.status() ?? null
   }
 

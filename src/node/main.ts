@@ -123,7 +123,7 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
     redirect: cfg.redirect,
     requestTimeoutMs: cfg.requestTimeoutMs,
   })
-  await http.register(observePlugin, observePluginOptions(cfg, observe, observer, node, resolve)) // observe hook
+  await http.register(observePlugin, observePluginOptions(cfg, observe, observer, node, resolve, () => cluster.scaleProgress())) // observe hook + cluster hook: resize progress in the visualizer
   await http.register(cluster.routes) // cluster hook: /scale-cluster, /get-raft-instances, /delete-pod …
   await http.listen({ port: cfg.httpPort, host: cfg.host })
   const addr = http.server.address()

@@ -146,6 +146,37 @@ export interface ObserveStatus {
   heartbeatMs: number
   clock: NodeClock
   rpcLog: { size: number; total: number }
+  /** The /scale-cluster operation as this node sees it (absent when the node runs no scaler). */
+  scale?: ScaleProgress
+}
+
+/** One thing the scaler did or waited for (ms since the epoch, on the reporting node's clock). */
+export interface ScaleEvent {
+  at: number
+  text: string
+}
+
+/**
+ * A cluster resize as GET /status `cluster` reports it: only the leader plans, so `inProgress` and
+ * `step` are null on the other members; `events` are the ones this node logged while it led.
+ */
+export interface ScaleProgress {
+  /** 'local' or 'kubernetes'; null when the node cannot scale (no orchestrator). */
+  orchestrator: string | null
+  /** The committed target number of members, and the voters counted when it was accepted. */
+  target: number | null
+  from: number | null
+  /** Operation number (one per accepted /scale-cluster). */
+  op: number | null
+  /** Processes (pods) the orchestrator runs, as last read. */
+  replicas: number | null
+  voters: number[]
+  learners: number[]
+  inProgress: boolean | null
+  /** The step the leader takes next, in words ("wait for learner 4 to catch up (12/40)"). */
+  step: string | null
+  lastError: string | null
+  events: ScaleEvent[]
 }
 
 export interface Member {

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply } from 'fastify'
 import type { NodeId } from '../raft/types.ts'
 import { registerClusterRoutes } from './clusterroutes.ts'
 import { installRequestHooks } from './httphooks.ts'
-import { MSG_TYPE_BY_NAME, MSG_TYPE_NAMES, RECORD_KINDS } from './json.ts'
+import { MSG_TYPE_BY_NAME, MSG_TYPE_NAMES, RECORD_KINDS, type ScaleProgress } from './json.ts'
 import type { Observer } from './observer.ts'
 import { BadTraceId, traceCluster, type TraceQuery } from './fanout.ts'
 import { parseRequestId } from './reqid.ts'
@@ -29,6 +29,8 @@ export interface ObservePluginOptions {
   heartbeatMs: number
   /** The `raftkv local` supervisor's control URL, if any. */
   localControl: string | null
+  /** The cluster-resize progress shown in 'status' events (cluster/setup.ts), when scaling is wired. */
+  scale?: () => ScaleProgress | null
   /** Where the built visualizer is (default ui/dist). */
   uiDir?: string
 }
@@ -68,7 +70,7 @@ const CORS = { 'access-control-allow-origin': '*', 'access-control-expose-header
 async function routes(app: FastifyInstance, o: ObservePluginOptions): Promise<void> {
   const obs = o.observer
   const log = obs?.log ?? null
-  const status = () => observeStatus(o.node.status(), obs, o.electionMs, o.heartbeatMs)
+  const status = () => observeStatus(o.node.status(), obs, o.electionMs, o.heartbeatMs, o.scale)
   const streams = new RpcStreams(log, status)
   const selfUrl = (): string | null => {
     const a = app.server.address()

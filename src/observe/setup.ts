@@ -5,6 +5,7 @@ import type { NodeId } from '../raft/types.ts'
 import type { PeerAddress } from '../transport/transport.ts'
 import { Observer } from './observer.ts'
 import { peerHttpResolver, type ObserveOptions } from './options.ts'
+import type { ScaleProgress } from './json.ts'
 import type { ObservePluginOptions } from './routes.ts'
 import type { StatusSource } from './status.ts'
 
@@ -13,8 +14,8 @@ export function createObserver(id: NodeId, o: ObserveOptions): Observer | null {
   return o.rpcLogSize > 0 ? new Observer(id, o.rpcLogSize) : null
 }
 
-/** The options of the observe plugin for a started node. */
-export function observePluginOptions(cfg: NodeConfig, o: ObserveOptions, observer: Observer | null, node: StatusSource, raftAddr: (id: NodeId) => PeerAddress | undefined): ObservePluginOptions {
+/** The options of the observe plugin for a started node; `scale` feeds the resize progress to the visualizer. */
+export function observePluginOptions(cfg: NodeConfig, o: ObserveOptions, observer: Observer | null, node: StatusSource, raftAddr: (id: NodeId) => PeerAddress | undefined, scale?: () => ScaleProgress | null): ObservePluginOptions {
   observer?.attach(() => node.status())
   return {
     node,
@@ -23,5 +24,6 @@ export function observePluginOptions(cfg: NodeConfig, o: ObserveOptions, observe
     electionMs: cfg.electionMs,
     heartbeatMs: cfg.heartbeatMs,
     localControl: o.localControl,
+    ...(scale ? { scale } : {}),
   }
 }

@@ -2,7 +2,7 @@
 // member list with the URLs other members and browsers reach them at.
 import type { Status } from '../raft/rawnode.ts'
 import type { NodeId } from '../raft/types.ts'
-import type { MembersInfo, ObserveStatus, PeerProgress } from './json.ts'
+import type { MembersInfo, ObserveStatus, PeerProgress, ScaleProgress } from './json.ts'
 import type { Observer } from './observer.ts'
 import { clockOf } from './rpcquery.ts'
 
@@ -10,12 +10,14 @@ export interface StatusSource {
   status(): Status
 }
 
-export function observeStatus(st: Status, obs: Observer | null, electionMs: number, heartbeatMs: number): ObserveStatus {
+/** `scale`: the cluster-resize progress (cluster/setup.ts), when the node runs a scaler. */
+export function observeStatus(st: Status, obs: Observer | null, electionMs: number, heartbeatMs: number, scale?: () => ScaleProgress | null): ObserveStatus {
   const progress: PeerProgress[] = []
   for (const [id, p] of st.progress) {
     progress.push({ id, match: p.match, next: p.next, state: p.state, recentActive: p.recentActive, learner: p.learner, inflight: p.inflight })
   }
   const now = performance.now()
+  const resize = scale?.() ?? null
   return {
     id: st.id,
     role: st.role,
@@ -36,6 +38,7 @@ export function observeStatus(st: Status, obs: Observer | null, electionMs: numb
     heartbeatMs,
     clock: obs ? clockOf(obs.log) : { node: st.id, mono: Math.round(now * 1e6), wall: Date.now() },
     rpcLog: { size: obs?.log.size ?? 0, total: obs?.log.total ?? 0 },
+    ...(resize ? { scale: resize } : {}),
   }
 }
 

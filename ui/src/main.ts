@@ -6,6 +6,7 @@ import { Feed } from './feed.ts'
 import { Logs } from './logs.ts'
 import { Operator } from './operator.ts'
 import { Progress } from './progress.ts'
+import { ScalePanel } from './scale.ts'
 import { legend, Ring } from './ring.ts'
 import { Store } from './store.ts'
 import { Streams } from './streams.ts'
@@ -20,6 +21,7 @@ const timeline = new Timeline(byId('timebar'), store, () => streams.skew)
 const ring = new Ring(byId<SVGSVGElement>('ring'), store, (id) => streams.state(id))
 const logs = new Logs(byId('logs'), store)
 const progress = new Progress(byId('progress'))
+const scale = new ScalePanel(byId('scale'))
 const feed = new Feed(byId('feed'), store)
 const tracer = new Tracer(byId('tracer'), api)
 const operator = new Operator(byId('operator'), api, tracer, (t) => note(0, t, 'ops'))
@@ -49,6 +51,7 @@ function frame(): void {
   const views = ring.render(T, timeline.rate())
   logs.render(views)
   progress.render(views)
+  scale.render(views)
   feed.render(T)
   timeline.render(T)
   const up = views.filter((v) => !v.down)

@@ -3,6 +3,7 @@
 // time corrected by its clock offset), kept for the last few minutes so the time slider can replay
 // them. Views ask "what was true at time T" and never hold state of their own.
 import type { ObserveStatus, RpcRecord } from '../../src/observe/json.ts'
+import { ScaleFeed } from './scale.ts'
 
 export interface Rec extends RpcRecord {
   /** Global time, ms (reference clock). */
@@ -18,7 +19,7 @@ export interface FeedItem {
   g: number
   node: number
   text: string
-  cls: 'vote-ok' | 'vote-no' | 'role' | 'conf' | 'reject' | 'ops' | 'warn' | 'info'
+  cls: 'vote-ok' | 'vote-no' | 'role' | 'conf' | 'reject' | 'ops' | 'warn' | 'info' | 'scale'
 }
 
 const KEEP_MS = 5 * 60_000
@@ -55,6 +56,8 @@ export class Store {
   private readonly seenVoteAsk = new Set<string>()
   /** Every node id ever heard of (members can be removed; their history stays drawable). */
   readonly nodes = new Set<number>()
+  /** Turns the resize progress in status snapshots into feed lines (steps, events, done, errors). */
+  private readonly scaleFeed = new ScaleFeed()
   version = 0
 
   toGlobal(node: number, wall: number): number {
@@ -114,7 +117,9 @@ export class Store {
     this.nodes.add(node)
     let a = this.snaps.get(node)
     if (!a) this.snaps.set(node, (a = []))
-    a.push({ g: this.toGlobal(node, st.clock.wall), st })
+    const g = this.toGlobal(node, st.clock.wall)
+    a.push({ g, st })
+    if (st.scale) for (const f of this.scaleFeed.items(node, g, st.scale, (wall) => this.toGlobal(node, wall))) this.addFeed(f)
     this.version++
   }
 
