@@ -36,12 +36,13 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=build --chown=root:root /app /app
 ENV NODE_ENV=production
-# Two malloc arenas: LevelDB allocates on libuv's threads, and per-thread arenas keep freed memory.
-ENV MALLOC_ARENA_MAX=2
+# The node runtime settings of src/cluster/runtime.ts (memory: two malloc arenas, a trim threshold,
+# a small young generation).
+ENV MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=4194304
 # Non-root by default: the offload manifests run it as root with only BPF, NET_ADMIN and PERFMON
 # (Kubernetes grants added capabilities to root only); the no-offload overlay keeps uid 10001.
 USER 10001
 VOLUME ["/data"]
 EXPOSE 6379 7000/tcp 7000/udp 8080
-ENTRYPOINT ["node", "/app/bin/raftkv.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/bin/raftkv.js"]
 CMD ["node", "--data-dir=/data"]

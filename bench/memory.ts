@@ -8,6 +8,7 @@ import { connect, type Socket } from 'node:net'
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { Cluster, sleep } from '../test/cluster/fixtures/helpers.ts'
+import { NODE_ENV, NODE_EXEC_ARGV } from '../src/cluster/runtime.ts'
 
 const { values } = parseArgs({
   options: {
@@ -24,8 +25,8 @@ const valueBytes = Number(values['value-bytes'])
 const perMset = Number(values['per-mset'])
 const window = Number(values.window)
 const TARGET_MB = 300
-// As the launchers run nodes (raftkv local, the container image): two malloc arenas.
-process.env['MALLOC_ARENA_MAX'] ??= '2'
+// Nodes run as the launchers run them (raftkv local, the container image).
+Object.assign(process.env, NODE_ENV)
 
 /** One RESP array of bulk strings. */
 function command(args: (string | Buffer)[]): Buffer {
@@ -99,7 +100,8 @@ function simple(port: number, args: string[]): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  const c = await Cluster.start(null, { nodes, name: 'bench-memory', logLevel: 'warn' })
+  const c = await Cluster.create(null, { nodes, name: 'bench-memory', logLevel: 'warn' })
+  for (const id of c.ids) c.spawn(id, [], [...NODE_EXEC_ARGV])
   try {
     const { leader } = await c.waitForLeader(c.ids, 30_000)
     const before = new Map(c.ids.map((id) => [id, rssOf(c.procs.get(id)!.pid)]))

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { startControl, type LocalNodes } from './control.ts'
+import { NODE_ENV, NODE_EXEC_ARGV } from './runtime.ts'
 
 const cliPath = fileURLToPath(new URL('../cli.ts', import.meta.url))
 const tsxLoader = import.meta.resolve('tsx')
@@ -39,10 +40,8 @@ export function nodeArgs(o: LocalClusterOptions, id: number): string[] {
 
 /** Starts one node process running the CLI through tsx. */
 export function spawnNode(args: string[], stdio: LocalClusterOptions['stdio'], env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  // tsx resolved from here, not from the working directory (which need not hold node_modules);
-  // two malloc arenas: LevelDB allocates on libuv's threads, and an arena per thread holds on to
-  // tens of megabytes of freed memory per node.
-  return spawn(process.execPath, ['--import', tsxLoader, cliPath, ...args], { stdio: ['ignore', stdio, stdio], env: { MALLOC_ARENA_MAX: '2', ...env } })
+  // tsx resolved from here, not from the working directory (which need not hold node_modules).
+  return spawn(process.execPath, [...NODE_EXEC_ARGV, '--import', tsxLoader, cliPath, ...args], { stdio: ['ignore', stdio, stdio], env: { ...NODE_ENV, ...env } })
 }
 
 export async function runLocal(argv: string[]): Promise<void> {
