@@ -212,5 +212,6 @@ t.test('Dockerfile: multi-stage, builds the fast path, non-root by default', asy
   t.match(d, /scripts\/build-native\.sh/, 'the BPF object and the addon are built in the image')
   t.match(d, /COPY --from=build/, 'the runtime stage takes only the build output')
   t.match(d, /^USER\s+[1-9]\d*/m, 'runs as a non-root user unless the manifests say otherwise')
-  t.match(d, /ENTRYPOINT \["node", "\/app\/bin\/raftkv\.js"\]/, 'starts the raftkv command')
+  t.match(d, /ENTRYPOINT \["node", "--max-semi-space-size=4", "\/app\/bin\/raftkv\.js"\]/, 'starts the raftkv command with the node runtime flags of src/cluster/runtime.ts')
+  t.match(d, /ENV MALLOC_ARENA_MAX=2 MALLOC_TRIM_THRESHOLD_=4194304/, 'and its malloc settings')
 })
