@@ -32,6 +32,8 @@ t.test('indeterminate operations may take effect at any later time, or never', a
   t.equal(verdict([w(0, 'a', 0, 1), cas(1, 'zz', 'b', 2, null), rd(2, 'b', 50, 51)]), 'invalid', 'a timed-out CAS whose comparison cannot hold cannot take effect')
   t.equal(verdict([w(0, 'a', 0, 1), rd(1, 'zz', 2, null), rd(2, 'a', 5, 6)]), 'valid', 'a read with an unknown outcome constrains nothing')
   t.equal(verdict([w(0, 'a', 2, null), rd(1, 'a', 0, 1)]), 'invalid', 'but not before it was invoked')
+  t.equal(verdict([w(0, 'a', 0, 1), w(1, 'b', 2, null), cas(2, 'b', 'c', 10, 11), rd(2, 'c', 12, 13)]), 'valid', 'a timed-out write seen only by a CAS')
+  t.equal(verdict([w(0, 'a', 0, 1), w(1, 'b', 20, null), cas(2, 'b', 'c', 10, 11)]), 'invalid', 'a CAS cannot see a write invoked after it returned')
 })
 
 t.test('non-linearizable register histories', async (t) => {
