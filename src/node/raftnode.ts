@@ -140,12 +140,11 @@ export class RaftNode {
       // all restart has no voter left to start an election, ever.
       state = bootstrapState(opts.join ? [] : opts.initialMembers)
       await storage.persist({ entries: [], hardState: null, snapshot: state.snapshot })
-    } else if (!opts.join && loaded.snapshot.index === 0 && loaded.snapshot.conf.voters.length === 0 && loaded.snapshot.conf.learners.length === 0) {
-      // Data written before the bootstrap configuration was persisted: index 0 can only mean the
-      // configuration this node was started with.
-      log.warn({ members: opts.initialMembers }, 'no bootstrap configuration on disk; using the initial members')
-      state = { ...loaded, snapshot: bootstrapState(opts.initialMembers).snapshot }
-      await storage.persist({ entries: [], hardState: null, snapshot: state.snapshot })
+    } else if (loaded.snapshot.index === 0 && loaded.snapshot.conf.voters.length === 0 && loaded.snapshot.conf.learners.length === 0) {
+      // A node that joined and has not learnt its configuration yet: it waits for the leader again,
+      // whatever its flags say. Taking the initial members here (a restart without --join) would
+      // invent a configuration no leader ever committed.
+      log.info('no configuration learnt yet; waiting for the leader to add this node')
     }
     const cfg: RaftConfig = {
       ...defaultConfig,
