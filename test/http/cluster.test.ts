@@ -5,8 +5,10 @@ import t from 'tap'
 import { Cluster, waitFor } from '../cluster/fixtures/helpers.ts'
 import { call, followersOf, kv, node } from './fixtures/rest.ts'
 
-// A short request timeout keeps the no-leader cases quick.
-const c = await Cluster.start(t, { nodes: 3, name: 'http-cluster', logLevel: 'warn', args: ['--request-timeout-ms', '1500'] })
+// A short request timeout keeps the no-leader cases quick. These cases name the leader they
+// found at the start, so a long election timeout keeps it leading on a busy machine (a stalled
+// process would otherwise lose leadership between two assertions).
+const c = await Cluster.start(t, { nodes: 3, name: 'http-cluster', logLevel: 'warn', args: ['--request-timeout-ms', '1500', '--election-ms', '1000'] })
 const { leader } = await c.waitForLeader()
 const [f1, f2] = followersOf(c, leader) as [number, number]
 const L = node(c, leader)
