@@ -71,7 +71,18 @@ export class NetnsLab {
   /** Which tool gave the last netem fault (for the schedule). */
   netemHow = ''
 
-  constructor(readonly ids: number[], tag: string) {
+  /**
+   * `xdpPassAll`: a BPF object whose `xdp` section passes everything, attached in native mode to
+   * the bridge side of every node's veth. A veth delivers a native-XDP_TX frame (the fast path's
+   * kernel answers: pre-vote grants, heartbeat acks) to its peer only through the peer's own XDP
+   * receive path, which exists only while the peer runs an XDP program; without one every such
+   * answer is silently dropped (test/offload/fixtures/netns.ts does the same).
+   */
+  constructor(
+    readonly ids: number[],
+    tag: string,
+    private readonly xdpPassAll: string | null = null,
+  ) {
     this.tag = tag
     this.bridge = `${PREFIX}${tag}br`
     this.subnet = NetnsLab.pickSubnet()
@@ -96,6 +107,11 @@ export class NetnsLab {
     return `${this.subnet}.${id}`
   }
 
+  /** The bridge side (root namespace) of node `id`'s veth. */
+  hostIf(id: number): string {
+    return `${PREFIX}${this.tag}v${id}`
+  }
+
   setup(): void {
     this.created = true
     run('ip', ['link', 'add', this.bridge, 'type', 'bridge'])
@@ -103,13 +119,14 @@ export class NetnsLab {
     run('ip', ['link', 'set', this.bridge, 'up'])
     for (const id of this.ids) {
       const ns = this.ns(id)
-      const host = `${PREFIX}${this.tag}v${id}`
+      const host = this.hostIf(id)
       const peer = `${PREFIX}${this.tag}p${id}`
       run('ip', ['netns', 'add', ns])
       this.namespaces.push(ns)
       run('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', peer])
       run('ip', ['link', 'set', peer, 'netns', ns])
       run('ip', ['link', 'set', host, 'master', this.bridge, 'up'])
+      if (this.xdpPassAll) run('ip', ['link', 'set', 'dev', host, 'xdpdrv', 'obj', this.xdpPassAll, 'sec', 'xdp'])
       run('ip', ['-n', ns, 'link', 'set', peer, 'name', 'eth0'])
       run('ip', ['-n', ns, 'addr', 'add', `${this.ip(id)}/24`, 'dev', 'eth0'])
       run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up'])
@@ -177,7 +194,7 @@ export class NetnsLab {
     if (!this.created) return
     this.created = false
     for (const ns of this.namespaces) tryRun('ip', ['netns', 'del', ns])
-    for (const id of this.ids) tryRun('ip', ['link', 'del', `${PREFIX}${this.tag}v${id}`])
+    for (const id of this.ids) tryRun('ip', ['link', 'del', this.hostIf(id)])
     tryRun('ip', ['link', 'del', this.bridge])
   }
 }

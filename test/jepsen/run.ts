@@ -2,6 +2,7 @@
 // reads, then the checkers. A violation is written out as an artifact with the replay command.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { DEFAULT_OBJECT_PATH } from '../../src/offload/addon.ts'
 import { repoRoot, sleep } from '../cluster/fixtures/helpers.ts'
 import { writeArtifact, type ScheduleEntry } from './artifact.ts'
 import { checkAppendHistory, type AppendAnomaly } from './checker/append-check.ts'
@@ -76,7 +77,9 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
   }
   if (netnsWhy === null) {
     sweepStale()
-    lab = new NetnsLab(Array.from({ length: maxNodes }, (_, i) => i + 1), tag)
+    // With the fast path (`auto` picks native XDP on veths): the bridge side needs a pass-all
+    // XDP program, or the kernel's answers never leave the node's veth (see NetnsLab).
+    lab = new NetnsLab(Array.from({ length: maxNodes }, (_, i) => i + 1), tag, extra.includes('--offload') ? DEFAULT_OBJECT_PATH : null)
   } else if (netnsWhy !== 'not needed') {
     result.skipped.push(`partition/netem skipped: ${netnsWhy}`)
   }
