@@ -12,20 +12,10 @@ import { loadOffload, OffloadHandle } from '../../src/offload/offload.ts'
 import { DEFAULT_OBJECT_PATH } from '../../src/offload/addon.ts'
 import { Verdict } from '../../src/offload/state.ts'
 import type { KernelEvent } from '../../src/offload/events.ts'
-import { CLUSTER, KEY, bpfSkipReason, followerState, msg, wire } from './helpers.ts'
+import { CLUSTER, KEY, followerState, msg, wire } from './helpers.ts'
+import { netnsSkipReason } from './fixtures/netns.ts'
 
 const run = promisify(execFile)
-
-function netnsSkipReason(): string | false {
-  const b = bpfSkipReason()
-  if (b) return b
-  if (spawnSync('ip', ['-V']).status !== 0) return 'iproute2 (ip) not installed'
-  const probe = `rkvprobe${process.pid}`
-  const r = spawnSync('ip', ['netns', 'add', probe], { encoding: 'utf8' })
-  if (r.status !== 0) return `cannot create network namespaces: ${r.stderr.trim()}`
-  spawnSync('ip', ['netns', 'del', probe])
-  return false
-}
 
 const skip = netnsSkipReason()
 const ns = `rkv${process.pid}`
