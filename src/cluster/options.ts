@@ -8,6 +8,7 @@
 //   --k8s-namespace NS       (default $POD_NAMESPACE)
 //   --k8s-statefulset NAME   (default: the hostname without its ordinal)
 import { hostname as osHostname } from 'node:os'
+import { takeFlags } from '../flags.ts'
 
 export type OrchestratorKind = 'local' | 'kubernetes' | 'none'
 
@@ -40,29 +41,7 @@ function idArg(argv: readonly string[]): number | null {
 }
 
 export function splitClusterArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env, hostname: string = env['HOSTNAME'] ?? osHostname()): { rest: string[]; cluster: ClusterOptions } {
-  const found = new Map<string, string>()
-  const rest: string[] = []
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!
-    if (a === '--') {
-      rest.push(...argv.slice(i))
-      break
-    }
-    const b = BOOL_FLAGS.find((f) => a === `--${f}`)
-    if (b) {
-      found.set(b, 'true')
-      continue
-    }
-    const flag = VALUE_FLAGS.find((f) => a === `--${f}` || a.startsWith(`--${f}=`))
-    if (!flag) {
-      rest.push(a)
-      continue
-    }
-    const eq = a.indexOf('=')
-    const v = eq >= 0 ? a.slice(eq + 1) : argv[++i]
-    if (v === undefined) throw new ClusterUsageError(`--${flag} needs a value`)
-    found.set(flag, v)
-  }
+  const { found, rest } = takeFlags(argv, VALUE_FLAGS, BOOL_FLAGS, (m) => new ClusterUsageError(m))
   const ord = parseOrdinalHostname(hostname)
   if (found.has('id-from-hostname')) {
     if (!ord) throw new ClusterUsageError(`--id-from-hostname: hostname ${JSON.stringify(hostname)} does not end in -<ordinal>`)

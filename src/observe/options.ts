@@ -3,6 +3,7 @@
 import type { NodeId } from '../raft/types.ts'
 import type { PeerAddress } from '../transport/transport.ts'
 import { DEFAULT_RPC_LOG_SIZE } from './rpclog.ts'
+import { takeFlags } from '../flags.ts'
 
 export interface ObserveOptions {
   /** Capacity of the RPC log ring; 0 turns the log (and its hooks) off. */
@@ -31,26 +32,7 @@ function int(name: string, v: string, min: number, max: number): number {
 
 /** Removes the observability flags from `argv` (both `--flag v` and `--flag=v`), returning the rest. */
 export function splitObserveArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): { rest: string[]; observe: ObserveOptions } {
-  const found = new Map<string, string>()
-  const rest: string[] = []
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!
-    if (a === '--') {
-      rest.push(...argv.slice(i))
-      break
-    }
-    const flag = OBSERVE_FLAGS.find((f) => a === `--${f}` || a.startsWith(`--${f}=`))
-    if (!flag) {
-      rest.push(a)
-      continue
-    }
-    const eq = a.indexOf('=')
-    let v: string | undefined
-    if (eq >= 0) v = a.slice(eq + 1)
-    else v = argv[++i]
-    if (v === undefined) throw new ObserveUsageError(`--${flag} needs a value`)
-    found.set(flag, v)
-  }
+  const { found, rest } = takeFlags(argv, OBSERVE_FLAGS, [], (m) => new ObserveUsageError(m))
   const size = found.get('rpc-log-size') ?? env['RAFTKV_RPC_LOG_SIZE']
   const base = found.get('http-port-base') ?? env['RAFTKV_HTTP_PORT_BASE']
   return {
