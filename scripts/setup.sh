@@ -8,10 +8,11 @@ cd "$(dirname "$0")/.."
 # XDP object; libbpf-dev, which brings libelf-dev and zlib1g-dev, linux-libc-dev, pkg-config, make,
 # g++ and python3 for the node-gyp addon: scripts/build-native.sh, run by npm's install hook),
 # iproute2 for network namespaces (and tc), nftables for the fault harness's partitions and
-# packet loss inside them (test/jepsen/netns.ts), redis-tools for the RESP tests and benchmarks, tmux for
+# packet loss on their bridge (test/jepsen/netns.ts), iputils-ping for that harness's own tests,
+# redis-tools for the RESP tests and benchmarks, tmux for
 # interactive-client tests, chromium for the visualizer's browser test (playwright-core drives
 # Debian's /usr/bin/chromium; no browser is downloaded).
-APT_PACKAGES=(gcc libc6-dev clang libbpf-dev linux-libc-dev pkg-config make g++ python3 iproute2 nftables redis-tools tmux chromium)
+APT_PACKAGES=(gcc libc6-dev clang libbpf-dev linux-libc-dev pkg-config make g++ python3 iproute2 nftables iputils-ping redis-tools tmux chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -1,9 +1,14 @@
 // Network namespaces for a run: one namespace per node, each with a veth whose other end is on a
-// bridge in the root namespace (where the clients are). Faults are applied inside the namespaces
-// only: partitions as nftables input rules (a silent drop, like a cut cable: the sender sees no
-// error), loss with an nftables random drop, delay with tc netem (or, on kernels without
-// sch_netem, a tc tbf rate limit whose queue delays packets). Everything created here is named
-// with the owner's pid so a later run can sweep what a killed run left behind.
+// bridge in the root namespace (where the clients are). Faults are applied on the bridge, never
+// inside a node's namespace: a node's XDP program sees its packets before the namespace's
+// netfilter does and answers some of them itself (XDP_TX), so an input rule in the namespace would
+// let kernel-answered traffic cross a partition. On the bridge every frame between two nodes —
+// kernel answers included — passes the same nftables forward hook. Partitions are drop rules by
+// ingress/egress port (a silent drop, like a cut cable: the sender sees no error); loss is an
+// nftables random drop on frames bound for a node; delay is tc netem on the bridge-side veth's
+// egress (or, on kernels without sch_netem, a tc tbf rate limit whose queue delays packets).
+// Everything created here is named with the owner's pid so a later run can sweep what a killed
+// run left behind.
 import { execFileSync } from 'node:child_process'
 
 function run(cmd: string, args: string[]): string {
@@ -53,8 +58,14 @@ export function sweepStale(): void {
     if (!alive) {
       tryRun('ip', ['netns', 'del', n])
       tryRun('ip', ['link', 'del', `${PREFIX}${n.split('-')[2]}br`])
+      tryRun('nft', ['delete', 'table', 'bridge', tableName(pid, n.split('-')[2]!)])
     }
   }
+}
+
+/** The bridge-family nftables table of the lab `tag` owned by process `pid`. */
+function tableName(pid: number, tag: string): string {
+  return `${PREFIX}_${pid}_${tag}`
 }
 
 export interface NetemSpec {
@@ -66,6 +77,7 @@ export class NetnsLab {
   readonly tag: string
   readonly subnet: string
   private readonly bridge: string
+  private readonly table: string
   private created = false
   private readonly namespaces: string[] = []
   /** Which tool gave the last netem fault (for the schedule). */
@@ -85,6 +97,7 @@ export class NetnsLab {
   ) {
     this.tag = tag
     this.bridge = `${PREFIX}${tag}br`
+    this.table = tableName(process.pid, tag)
     this.subnet = NetnsLab.pickSubnet()
   }
 
@@ -114,6 +127,12 @@ export class NetnsLab {
 
   setup(): void {
     this.created = true
+    // Three chains: partitions and loss are set and cleared independently; loss also applies to
+    // what the host (the clients) sends to a node, which leaves through the bridge's output hook.
+    run('nft', ['add', 'table', 'bridge', this.table])
+    run('nft', ['add', 'chain', 'bridge', this.table, 'part', '{ type filter hook forward priority 0; }'])
+    run('nft', ['add', 'chain', 'bridge', this.table, 'loss', '{ type filter hook forward priority 10; }'])
+    run('nft', ['add', 'chain', 'bridge', this.table, 'lossout', '{ type filter hook output priority 10; }'])
     run('ip', ['link', 'add', this.bridge, 'type', 'bridge'])
     run('ip', ['addr', 'add', `${this.subnet}.254/24`, 'dev', this.bridge])
     run('ip', ['link', 'set', this.bridge, 'up'])
@@ -131,15 +150,11 @@ export class NetnsLab {
       run('ip', ['-n', ns, 'addr', 'add', `${this.ip(id)}/24`, 'dev', 'eth0'])
       run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up'])
       run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
-      // Two input chains: partitions and loss are set and cleared independently.
-      this.nft(id, ['add', 'table', 'inet', 'rkvj'])
-      this.nft(id, ['add', 'chain', 'inet', 'rkvj', 'part', '{ type filter hook input priority 0; }'])
-      this.nft(id, ['add', 'chain', 'inet', 'rkvj', 'loss', '{ type filter hook input priority 10; }'])
     }
   }
 
-  private nft(id: number, args: string[]): void {
-    run('ip', ['netns', 'exec', this.ns(id), 'nft', ...args])
+  private nft(chain: string, rule: string[]): void {
+    run('nft', ['add', 'rule', 'bridge', this.table, chain, ...rule])
   }
 
   /** The command prefix that runs a program inside node `id`'s namespace. */
@@ -155,38 +170,45 @@ export class NetnsLab {
     this.healPartition()
     for (const a of this.ids) {
       const cut = this.ids.filter((b) => b !== a && !groups.some((g) => g.includes(a) && g.includes(b)))
-      if (cut.length === 0) continue
-      this.nft(a, ['add', 'rule', 'inet', 'rkvj', 'part', 'ip', 'saddr', `{ ${cut.map((b) => this.ip(b)).join(', ')} }`, 'drop'])
+      // What b sends to a is dropped where it would leave the bridge towards a.
+      for (const b of cut) this.nft('part', ['iifname', this.hostIf(b), 'oifname', this.hostIf(a), 'drop'])
     }
   }
 
   healPartition(): void {
-    for (const id of this.ids) this.nft(id, ['flush', 'chain', 'inet', 'rkvj', 'part'])
+    run('nft', ['flush', 'chain', 'bridge', this.table, 'part'])
   }
 
-  /** Loss and delay on the given nodes' links (both directions: loss on input, delay on output). */
+  /**
+   * Loss and delay on the given nodes' links, on what is bound for them (the egress of the
+   * bridge-side veth: the node's own XDP_TX answers cannot skip it, as they would skip a qdisc
+   * on the node's eth0).
+   */
   netem(ids: number[], spec: NetemSpec): void {
     this.healNetem()
     const how: string[] = []
     for (const id of ids) {
-      const ns = this.ns(id)
-      if (tryRun('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'netem', 'delay', `${spec.delayMs}ms`, `${Math.ceil(spec.delayMs / 2)}ms`, 'loss', `${spec.lossPct}%`])) {
+      const dev = this.hostIf(id)
+      if (tryRun('tc', ['qdisc', 'add', 'dev', dev, 'root', 'netem', 'delay', `${spec.delayMs}ms`, `${Math.ceil(spec.delayMs / 2)}ms`, 'loss', `${spec.lossPct}%`])) {
         how.push('netem')
         continue
       }
       // No sch_netem in this kernel: a slow link (its queue delays packets) plus random drops.
-      run('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', '2mbit', 'burst', '16kb', 'latency', `${Math.max(20, spec.delayMs * 4)}ms`])
-      if (spec.lossPct > 0) this.nft(id, ['add', 'rule', 'inet', 'rkvj', 'loss', 'numgen', 'random', 'mod', '100', '<', String(spec.lossPct), 'drop'])
+      run('tc', ['qdisc', 'add', 'dev', dev, 'root', 'tbf', 'rate', '2mbit', 'burst', '16kb', 'latency', `${Math.max(20, spec.delayMs * 4)}ms`])
+      if (spec.lossPct > 0) {
+        const drop = ['oifname', dev, ...(spec.lossPct < 100 ? ['numgen', 'random', 'mod', '100', '<', String(Math.ceil(spec.lossPct))] : []), 'drop']
+        this.nft('loss', drop)
+        this.nft('lossout', drop)
+      }
       how.push('tbf+nft-loss')
     }
     this.netemHow = [...new Set(how)].join(',')
   }
 
   healNetem(): void {
-    for (const id of this.ids) {
-      tryRun('ip', ['netns', 'exec', this.ns(id), 'tc', 'qdisc', 'del', 'dev', 'eth0', 'root'])
-      this.nft(id, ['flush', 'chain', 'inet', 'rkvj', 'loss'])
-    }
+    for (const id of this.ids) tryRun('tc', ['qdisc', 'del', 'dev', this.hostIf(id), 'root'])
+    run('nft', ['flush', 'chain', 'bridge', this.table, 'loss'])
+    run('nft', ['flush', 'chain', 'bridge', this.table, 'lossout'])
   }
 
   /** Removes everything this lab created; safe to call twice and after a partial setup. */
@@ -196,5 +218,6 @@ export class NetnsLab {
     for (const ns of this.namespaces) tryRun('ip', ['netns', 'del', ns])
     for (const id of this.ids) tryRun('ip', ['link', 'del', this.hostIf(id)])
     tryRun('ip', ['link', 'del', this.bridge])
+    tryRun('nft', ['delete', 'table', 'bridge', this.table])
   }
 }
