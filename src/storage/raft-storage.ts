@@ -49,6 +49,7 @@ import {
   utf8,
 } from './codec.ts'
 import { StorageCorruptionError, StorageFailedError } from './errors.ts'
+import { checkTables, TableDamage } from './table-check.ts'
 import { crashNow, syncFailpoint } from './failpoint.ts'
 import { KV_PREFIX, kvName, makeSublevel, prefixer, type Db, type Op, type Sublevel } from './layout.ts'
 import { SnapshotSource, SnapshotWriter, type SnapshotHost } from './snapshot-stream.ts'
@@ -147,6 +148,13 @@ export class RaftStorage {
   static async open(dir: string, opts: RaftStorageOptions = {}): Promise<RaftStorage> {
     await mkdir(dir, { recursive: true })
     await refuseIfMarked(dir)
+    try {
+      await checkTables(dir)
+    } catch (e) {
+      if (!(e instanceof TableDamage)) throw e
+      await markCorrupt(dir, `a LevelDB table failed its block checksums before opening ${dir}:\n${e.message}\n`)
+      throw new StorageCorruptionError(`leveldb/${e.file}`, e.message)
+    }
     const db: Db = new Level<Uint8Array, Uint8Array>(dir, {
       keyEncoding: 'view',
       valueEncoding: 'view',
@@ -686,7 +694,12 @@ async function checkRecoveryLog(dir: string): Promise<void> {
   }
   const bad = text.split('\n').filter((l) => /dropping \d+ bytes|Corruption:/.test(l))
   if (bad.length === 0) return
-  const report = `LevelDB reported damaged data while opening ${dir}:\n${bad.join('\n')}\n`
+  await markCorrupt(dir, `LevelDB reported damaged data while opening ${dir}:\n${bad.join('\n')}\n`)
+  throw new StorageCorruptionError('leveldb/LOG', `LevelDB dropped damaged records during recovery: ${bad[0]!.trim()}`)
+}
+
+/** Leaves a durable note so that later starts refuse too, even if LevelDB would open the store. */
+async function markCorrupt(dir: string, report: string): Promise<void> {
   const fh = await openFile(join(dir, CORRUPTION_MARKER), 'w')
   try {
     await fh.writeFile(report)
@@ -694,7 +707,6 @@ async function checkRecoveryLog(dir: string): Promise<void> {
   } finally {
     await fh.close()
   }
-  throw new StorageCorruptionError('leveldb/LOG', `LevelDB dropped damaged records during recovery: ${bad[0]!.trim()}`)
 }
 
 async function refuseIfMarked(dir: string): Promise<void> {

@@ -103,8 +103,8 @@ function copyOf(t: Test, dir: string): string {
 
 t.test('bit flips in the write-ahead log (.log) of a crashed store are detected or harmless', (t) => campaign(t, /\.log$/, true))
 
-// Known gap, kept visible: LevelDB verifies table blocks' checksums only when asked
-// (ReadOptions.verify_checksums), which classic-level does not expose; a flipped key byte in an
-// .ldb table moves a record to another key, where no record CRC of ours looks. Seen: a store that
-// reopened empty (term 0, no vote) — a node that forgets its vote. Tracked; fails as a todo.
-t.test('bit flips in table files (.ldb, MANIFEST) of a closed store are detected or harmless', { todo: 'classic-level reads tables without verifying block checksums' }, (t) => campaign(t, /\.ldb$|^MANIFEST/, false))
+// LevelDB verifies table blocks' checksums only when a read asks (ReadOptions.verify_checksums),
+// which classic-level does not expose: a flipped bit in an .ldb table used to be read as good — a
+// store once reopened empty (term 0, no vote), a node that forgets its vote. The storage now checks
+// every table block's CRC before LevelDB opens (src/storage/table-check.ts).
+t.test('bit flips in table files (.ldb, MANIFEST) of a closed store are detected or harmless', (t) => campaign(t, /\.ldb$|^MANIFEST/, false))
