@@ -38,6 +38,8 @@ interface Result {
   cpuMsPerWrite: number
   leaderCpuPct: number
   kernelHandled: number
+  /** Per acknowledged write, on the leader: control messages user space received and sent, TCP frames sent, loop turns (Readies). */
+  perWrite: { udpIn: number; udpOut: number; tcpOut: number; readies: number; kernel: number }
 }
 
 async function run(nodes: number, mode: NetnsMode): Promise<Result> {
@@ -55,6 +57,7 @@ async function run(nodes: number, mode: NetnsMode): Promise<Result> {
     let failed = 0
     let running = true
     const pid = c.procs.get(leader)!.pid
+    const before = await c.status(leader, 5000)
     const cpu0 = cpuMs(pid)
     const t0 = performance.now()
     const loops = Array.from({ length: writers }, async (_, w) => {
@@ -76,10 +79,24 @@ async function run(nodes: number, mode: NetnsMode): Promise<Result> {
     const countedAcked = acked
     await Promise.all(loops)
     if (failed > 0) console.log(`    (${nodes} nodes, offload ${mode}: ${failed} writes failed or timed out)`)
-    const st = await c.status(leader)
-    let kernelHandled = 0
-    if (st && st.offload.mode !== 'off') for (const row of Object.values(st.offload.byType)) kernelHandled += row.answered + row.consumed
-    return { writesPerS: countedAcked / elapsed, cpuMsPerWrite: cpu / Math.max(1, countedAcked), leaderCpuPct: (100 * cpu) / (elapsed * 1000), kernelHandled }
+    const st = await c.status(leader, 5000)
+    const handled = (s: typeof st): number => {
+      let n = 0
+      if (s && s.offload.mode !== 'off') for (const row of Object.values(s.offload.byType)) n += row.answered + row.consumed
+      return n
+    }
+    const kernelHandled = handled(st)
+    // The counters span a little more than the timed window (the loops' last writes): per write, that is noise.
+    const w = Math.max(1, acked)
+    const d = (f: (s: NonNullable<typeof st>) => number): number => (st && before ? (f(st) - f(before)) / w : NaN)
+    const perWrite = {
+      udpIn: d((s) => s.transport.udpReceived),
+      udpOut: d((s) => s.transport.udpSent),
+      tcpOut: d((s) => s.transport.tcpFramesSent),
+      readies: d((s) => s.node.readies),
+      kernel: st && before ? (kernelHandled - handled(before)) / w : NaN,
+    }
+    return { writesPerS: countedAcked / elapsed, cpuMsPerWrite: cpu / Math.max(1, countedAcked), leaderCpuPct: (100 * cpu) / (elapsed * 1000), kernelHandled, perWrite }
   } finally {
     process.off('SIGINT', stop)
     process.off('SIGTERM', stop)
@@ -92,7 +109,8 @@ for (const n of sizes) {
   const on = await run(n, onMode)
   const off = await run(n, 'off')
   const line = (name: string, r: Result): string =>
-    `    offload ${name.padEnd(7)}: ${r.writesPerS.toFixed(0).padStart(6)} writes/s, leader CPU ${r.cpuMsPerWrite.toFixed(3)} ms/write (${r.leaderCpuPct.toFixed(0)}% of a core)${r.kernelHandled ? `, ${r.kernelHandled} control messages handled in its kernel` : ''}`
+    `    offload ${name.padEnd(7)}: ${r.writesPerS.toFixed(0).padStart(6)} writes/s, leader CPU ${r.cpuMsPerWrite.toFixed(3)} ms/write (${r.leaderCpuPct.toFixed(0)}% of a core)${r.kernelHandled ? `, ${r.kernelHandled} control messages handled in its kernel` : ''}\n` +
+    `      per write on the leader: ${r.perWrite.udpIn.toFixed(2)} control msgs in, ${r.perWrite.udpOut.toFixed(2)} out (user space), ${r.perWrite.kernel.toFixed(2)} in its kernel, ${r.perWrite.tcpOut.toFixed(2)} append frames out, ${r.perWrite.readies.toFixed(3)} loop turns`
   console.log(`  ${n} nodes:`)
   console.log(line(onMode, on))
   console.log(line('off', off))
