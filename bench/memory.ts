@@ -82,10 +82,15 @@ async function load(sock: Socket): Promise<{ errors: string[] }> {
   })
 }
 
-function rssOf(pid: number): { rssMb: number; peakMb: number } {
+/**
+ * RSS and its parts: anonymous memory (heaps, LevelDB's caches and memtables) and file pages
+ * mapped into the process (LevelDB reads its tables through mmap: clean page cache the kernel can
+ * drop at any time, but counted in RSS).
+ */
+function rssOf(pid: number): { rssMb: number; peakMb: number; anonMb: number; fileMb: number } {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kb = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN)
-  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024 }
+  return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024, fileMb: kb('RssFile') / 1024 }
 }
 
 function simple(port: number, args: string[]): Promise<string> {
@@ -108,12 +113,21 @@ async function main(): Promise<void> {
     const sock = connect(c.respPort(leader), '127.0.0.1')
     await new Promise<void>((r) => sock.once('connect', () => r()))
     const t0 = performance.now()
+    // VmHWM says how high RSS went, not of what: sample the split while loading.
+    const highest = new Map<number, ReturnType<typeof rssOf>>()
+    const sampler = setInterval(() => {
+      for (const id of c.ids) {
+        const r = rssOf(c.procs.get(id)!.pid)
+        if (r.rssMb > (highest.get(id)?.rssMb ?? 0)) highest.set(id, r)
+      }
+    }, 250)
     const { errors } = await load(sock)
     const secs = (performance.now() - t0) / 1000
     sock.destroy()
     const st = await c.status(leader)
     if (!st) throw new Error('leader gone')
     await c.waitApplied(st.commit, c.ids, 120_000)
+    clearInterval(sampler)
     // Let deferred work (compactions, cache trimming) settle before reading the figures.
     await sleep(3000)
     const dbsize = await simple(c.respPort(leader), ['DBSIZE'])
@@ -122,7 +136,7 @@ async function main(): Promise<void> {
       const b = before.get(id)!
       const a = rssOf(c.procs.get(id)!.pid)
       const verdict = a.rssMb < TARGET_MB ? `under ${TARGET_MB} MB` : `OVER ${TARGET_MB} MB`
-      console.log(`  node ${id}${id === leader ? ' (leader)' : ''}: RSS ${a.rssMb.toFixed(0)} MB (empty ${b.rssMb.toFixed(0)} MB), peak ${a.peakMb.toFixed(0)} MB — ${verdict}`)
+      console.log(`  node ${id}${id === leader ? ' (leader)' : ''}: RSS ${a.rssMb.toFixed(0)} MB (anon ${a.anonMb.toFixed(0)}, file ${a.fileMb.toFixed(0)}; empty ${b.rssMb.toFixed(0)} MB), peak ${a.peakMb.toFixed(0)} MB (highest sample: anon ${highest.get(id)?.anonMb.toFixed(0)}, file ${highest.get(id)?.fileMb.toFixed(0)}) — ${verdict}`)
     }
   } finally {
     await c.destroy()
