@@ -93,6 +93,20 @@ function rssOf(pid: number): { rssMb: number; peakMb: number; anonMb: number; fi
   return { rssMb: kb('VmRSS') / 1024, peakMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024, fileMb: kb('RssFile') / 1024 }
 }
 
+/** The V8 heap and external (Buffer) memory from a node's /metrics (prom-client's defaults). */
+async function heapOf(url: string): Promise<string> {
+  try {
+    const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) })).text()
+    const mb = (name: string): string => {
+      const m = new RegExp(`^raftkv_${name} (\\S+)$`, 'm').exec(text)
+      return m ? (Number(m[1]) / 2 ** 20).toFixed(0) : '?'
+    }
+    return `V8 heap used ${mb('nodejs_heap_size_used_bytes')} of ${mb('nodejs_heap_size_total_bytes')} MB, external ${mb('nodejs_external_memory_bytes')} MB`
+  } catch (e) {
+    return `no /metrics (${(e as Error).message})`
+  }
+}
+
 function simple(port: number, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(port, '127.0.0.1', () => s.write(command(args)))
@@ -137,6 +151,7 @@ async function main(): Promise<void> {
       const a = rssOf(c.procs.get(id)!.pid)
       const verdict = a.rssMb < TARGET_MB ? `under ${TARGET_MB} MB` : `OVER ${TARGET_MB} MB`
       console.log(`  node ${id}${id === leader ? ' (leader)' : ''}: RSS ${a.rssMb.toFixed(0)} MB (anon ${a.anonMb.toFixed(0)}, file ${a.fileMb.toFixed(0)}; empty ${b.rssMb.toFixed(0)} MB), peak ${a.peakMb.toFixed(0)} MB (highest sample: anon ${highest.get(id)?.anonMb.toFixed(0)}, file ${highest.get(id)?.fileMb.toFixed(0)}) — ${verdict}`)
+      console.log(`    ${await heapOf(c.url(id))}`)
     }
   } finally {
     await c.destroy()

@@ -11,7 +11,7 @@ import type { Rec } from './record.ts'
 
 const MAX_ENTRIES = 100_000
 /** The budget, in what the entries really cost on the V8 heap (see ENTRY_OVERHEAD). */
-const MAX_BYTES = 24 * 1024 * 1024
+const MAX_BYTES = 16 * 1024 * 1024
 /**
  * What one cached record costs beside its value bytes: the Map slot, the key string, the record
  * object and its Buffer (about 330 bytes, measured in a heap snapshot of a node holding 200,000).

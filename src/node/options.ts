@@ -185,7 +185,7 @@ export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
     heartbeatMs: int('heartbeat-ms', values['heartbeat-ms'], 20, tickMs, 10_000),
     electionMs: int('election-ms', values['election-ms'], 150, 2 * tickMs, 60_000),
     snapshotEntries: int('snapshot-entries', values['snapshot-entries'], 20_000, 10, 1e9),
-    snapshotBytes: int('snapshot-bytes', values['snapshot-bytes'], 16 << 20, 1024, 2 ** 40),
+    snapshotBytes: int('snapshot-bytes', values['snapshot-bytes'], 8 << 20, 1024, 2 ** 40),
     requestTimeoutMs: int('request-timeout-ms', values['request-timeout-ms'], 5000, 10, 600_000),
     logLevel: values['log-level'] ?? env.RAFTKV_LOG_LEVEL ?? 'info',
     respPort: int('resp-port', values['resp-port'], respPortBase + id, 0, 65535),
