@@ -43,10 +43,13 @@ const weird: fc.Arbitrary<Req> = fc
     if (r.ctype !== undefined) headers['content-type'] = r.ctype
     if (r.cenc !== undefined) headers['content-encoding'] = r.cenc
     if (r.idem !== undefined) headers['idempotency-key'] = r.idem
-    const k = r.rawPath ? r.key.replace(/[^\x21-\x7e]|[/?#%]/g, '_') || 'k' : encodeURIComponent(r.key)
+    // A raw path keeps printable bytes, except those a URL gives meaning: / ? # %, and the
+    // backslash, which a URL parser turns into a path separator (another route: a 404).
+    const k = r.rawPath ? r.key.replace(/[^\x21-\x7e]|[/?#%\\]/g, '_') || 'k' : encodeURIComponent(r.key)
     const path = `/kv/${k}${r.query !== undefined ? `?${r.query}` : ''}`
-    // Certainly malformed: a PUT with an If-Match that is not "*" or a quoted integer, nothing else odd.
-    const bad = r.method === 'PUT' && r.ifMatch === 'W/"1"' && r.ifNoneMatch === undefined && r.query === undefined
+    // Certainly malformed: a PUT with an If-Match that is not "*" or a quoted integer, nothing else
+    // odd (an unsupported Content-Encoding is refused first, with 415).
+    const bad = r.method === 'PUT' && r.ifMatch === 'W/"1"' && r.ifNoneMatch === undefined && r.query === undefined && r.cenc === undefined
     const withBody = r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH'
     return { method: r.method, path, headers, body: withBody && r.body ? Buffer.from(r.body) : null, bad }
   })
