@@ -18,7 +18,7 @@
 // An incoming snapshot is streamed into snapshotWriter(meta) while the core decides; when the
 // core's Ready carries that snapshot, call writer.finish() (which records the meta, applied index
 // and log compaction durably), then persist() the rest of that Ready.
-import { mkdir, open as openFile, readFile } from 'node:fs/promises'
+import { mkdir, open as openFile, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { Level } from 'level'
@@ -50,6 +50,7 @@ import {
 } from './codec.ts'
 import { StorageCorruptionError, StorageFailedError } from './errors.ts'
 import { checkTables, TableDamage } from './table-check.ts'
+import { checkWalTails, WalDamage } from './wal-tail.ts'
 import { crashNow, syncFailpoint } from './failpoint.ts'
 import { KV_PREFIX, kvName, makeSublevel, prefixer, type Db, type Op, type Sublevel } from './layout.ts'
 import { SnapshotSource, SnapshotWriter, type SnapshotHost } from './snapshot-stream.ts'
@@ -91,6 +92,8 @@ export interface StorageStats {
 
 /** Written next to the LevelDB files when LevelDB reports it dropped data; blocks every later open. */
 export const CORRUPTION_MARKER = 'RAFTKV-CORRUPTED'
+/** Written once the store first made Raft state durable (see RaftStorage.heldData). */
+export const HELD_DATA_MARKER = 'RAFTKV-HELD-DATA'
 
 // The LevelDB "durability barrier" (see barrier()) compacts a key range nothing lives in: every
 // sublevel key starts with '!' (0x21), these start with 0xff.
@@ -133,9 +136,18 @@ export class RaftStorage {
   private sweep: Promise<void> = Promise.resolve()
   private writerActive = false
 
+  /**
+   * The directory has held durable Raft state (HELD_DATA_MARKER exists): it must never load as a
+   * fresh store again. LevelDB can lose a whole batch without reporting it (a damaged record it
+   * takes for a torn write, a damaged table index); a node that then starts as new forgets its
+   * vote and its log.
+   */
+  private heldData: boolean
+
   private st = { fsyncs: 0, fsyncTotalMs: 0, fsyncMaxMs: 0, entries: 0, logBytes: 0, applyWrites: 0 }
 
-  private constructor(dir: string, db: Db, opts: RaftStorageOptions) {
+  private constructor(dir: string, db: Db, opts: RaftStorageOptions, heldData: boolean) {
+    this.heldData = heldData
     this.dir = dir
     this.db = db
     this.opts = opts
@@ -150,11 +162,13 @@ export class RaftStorage {
     await refuseIfMarked(dir)
     try {
       await checkTables(dir)
+      await checkWalTails(dir)
     } catch (e) {
-      if (!(e instanceof TableDamage)) throw e
-      await markCorrupt(dir, `a LevelDB table failed its block checksums before opening ${dir}:\n${e.message}\n`)
+      if (!(e instanceof TableDamage) && !(e instanceof WalDamage)) throw e
+      await markCorrupt(dir, `LevelDB's files failed a check before opening ${dir}:\n${e.message}\n`)
       throw new StorageCorruptionError(`leveldb/${e.file}`, e.message)
     }
+    const heldData = await exists(join(dir, HELD_DATA_MARKER))
     const db: Db = new Level<Uint8Array, Uint8Array>(dir, {
       keyEncoding: 'view',
       valueEncoding: 'view',
@@ -168,7 +182,7 @@ export class RaftStorage {
       await db.close()
       throw e
     }
-    return new RaftStorage(dir, db, opts)
+    return new RaftStorage(dir, db, opts, heldData)
   }
 
   /**
@@ -262,6 +276,9 @@ export class RaftStorage {
     this.loaded = true
     this.sweep = this.track(this.sweepGenerations())
     const fresh = !hsRaw && !snapRaw && entries.length === 0 && journal.length === 0
+    if (fresh && this.heldData) {
+      throw new StorageCorruptionError(HELD_DATA_MARKER, 'this store held Raft state, but LevelDB now returns none (a whole batch or table was lost without an error): refusing to start as a new node')
+    }
     return { hardState, snapshot: snap, entries, applied, fresh }
   }
 
@@ -333,12 +350,31 @@ export class RaftStorage {
     if (snapshot || entries.length > 0) ops.push({ type: 'put', key: this.rk.meta(META_LOGTAIL), value: encodeLogTail(last, lastTerm) })
 
     await this.write(ops, true)
+    if (!this.heldData) await this.markHeldData()
     this.hs = hs
     this.snap = snap
     this.lastIndex = last
     this.lastTerm = lastTerm
     this.st.entries += entries.length
     this.st.logBytes += bytes
+  }
+
+  /** Once, after the first synced persist: the marker, synced, and its directory entry synced. */
+  private async markHeldData(): Promise<void> {
+    const fh = await openFile(join(this.dir, HELD_DATA_MARKER), 'w')
+    try {
+      await fh.writeFile('this directory holds Raft state; an empty load means lost data\n')
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    const d = await openFile(this.dir, 'r')
+    try {
+      await d.sync()
+    } finally {
+      await d.close()
+    }
+    this.heldData = true
   }
 
   /**
@@ -706,6 +742,15 @@ async function markCorrupt(dir: string, report: string): Promise<void> {
     await fh.sync()
   } finally {
     await fh.close()
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p)
+    return true
+  } catch {
+    return false
   }
 }
 
