@@ -137,7 +137,13 @@ t.test('Figure 4, stricter: resize 3 → 5 → 7 → 3 → 1 → 3 under a write
     const ms = (a?.body as { members?: { id: number; healthy: boolean }[] } | undefined)?.members
     return ms?.some((m) => m.id === 3 && !m.healthy)
   }, 30_000, 100)
-  const sick = await c.scale([1, 2], '{"replicas":5}')
+  // If node 3 was the leader, the new one may first answer "not the leader" or "still catching
+  // up" (also 503s, retryable): ask again until the answer is about health.
+  let sick = await c.scale([1, 2], '{"replicas":5}')
+  for (let i = 0; i < 100 && sick.status === 503 && !(sick.body as { unhealthy?: unknown }).unhealthy; i++) {
+    await new Promise((r) => setTimeout(r, 100))
+    sick = await c.scale([1, 2], '{"replicas":5}')
+  }
   t.equal(sick.status, 503, 'a scale request while a member is down: 503')
   t.match(sick.body, { unhealthy: [3] }, '503 names the unhealthy member')
   await c.startNode(3)
