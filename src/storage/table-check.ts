@@ -15,6 +15,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32c, unmaskCrc } from './crc32c.ts'
+import { liveFiles } from './manifest.ts'
 import { snappyUncompress } from './snappy.ts'
 
 const FOOTER = 48
@@ -134,9 +135,15 @@ export function checkTable(file: string, data: Uint8Array): number {
   return blocks + 2
 }
 
-/** Verifies every table in a LevelDB directory. Throws TableDamage for the first bad one. */
+/**
+ * Verifies every live table (those the MANIFEST lists) in a LevelDB directory. Throws TableDamage
+ * for the first bad one. Tables in no version — a compaction's output cut short by a crash — are
+ * skipped: LevelDB never reads them. Without a readable MANIFEST nothing is checked here (LevelDB
+ * checks its MANIFEST's records itself and refuses to open).
+ */
 export async function checkTables(dir: string): Promise<{ tables: number; blocks: number; bytes: number }> {
   let names: string[]
+  const live = await liveFiles(dir)
   try {
     names = await readdir(dir)
   } catch {
@@ -145,7 +152,8 @@ export async function checkTables(dir: string): Promise<{ tables: number; blocks
   let tables = 0
   let blocks = 0
   let bytes = 0
-  for (const name of names.filter((n) => n.endsWith('.ldb') || n.endsWith('.sst')).sort()) {
+  const isLive = (n: string): boolean => live !== null && live.tables.has(Number(n.slice(0, n.indexOf('.'))))
+  for (const name of names.filter((n) => (n.endsWith('.ldb') || n.endsWith('.sst')) && isLive(n)).sort()) {
     const buf = await readFile(join(dir, name))
     blocks += checkTable(name, buf)
     tables++

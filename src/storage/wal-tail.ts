@@ -13,6 +13,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32c, unmaskCrc } from './crc32c.ts'
+import { liveFiles } from './manifest.ts'
 
 const BLOCK = 32 * 1024
 const HEADER = 7
@@ -68,5 +69,10 @@ export async function checkWalTails(dir: string): Promise<void> {
   } catch {
     return
   }
-  for (const name of names.filter((n) => /^\d+\.log$/.test(n))) checkWalTail(name, await readFile(join(dir, name)))
+  // Logs older than the MANIFEST's log number are obsolete (LevelDB does not replay them).
+  const live = await liveFiles(dir)
+  for (const name of names.filter((n) => /^\d+\.log$/.test(n))) {
+    if (live && Number(name.slice(0, -4)) < live.logNumber) continue
+    checkWalTail(name, await readFile(join(dir, name)))
+  }
 }
