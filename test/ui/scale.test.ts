@@ -3,15 +3,15 @@
 // 'status' events carry the scaler's progress (target, step, in-progress flag, events); the page
 // shows a "Scaling: 3 → 4 — …" banner while it runs, feed lines for the steps and the end, and
 // then four servers. Screenshots go to artifacts/ui/ for a person to look at.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import t from 'tap'
+import { chromiumSkip, launchChromium } from './browser.ts'
 import type { ObserveStatus } from '../../src/observe/json.ts'
 import { repoRoot, startLocal, waitFor, waitForLeader } from './harness.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
 const artifacts = join(repoRoot, 'artifacts', 'ui')
 
 async function pageUntil<T>(what: string, page: Page, fn: () => Promise<T | undefined | false>, ms = 30_000): Promise<T> {
@@ -52,7 +52,7 @@ function collectStatus(url: string, into: ObserveStatus[], signal: AbortSignal, 
   })
 }
 
-t.test('a resize 3 → 4 in the visualizer', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} missing (scripts/setup.sh installs it)` }, async (t) => {
+t.test('a resize 3 → 4 in the visualizer', { skip: chromiumSkip }, async (t) => {
   mkdirSync(artifacts, { recursive: true })
   const cluster = await startLocal(3)
   let ctx: BrowserContext | null = null
@@ -68,12 +68,7 @@ t.test('a resize 3 → 4 in the visualizer', { skip: existsSync(CHROMIUM) ? fals
   const leader = await waitForLeader(cluster)
   t.comment(`S${leader.id} leads`)
 
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 1400 },
-  })
+  ctx = await launchChromium(profile)
   const page = await ctx.newPage()
   const errors: string[] = []
   page.on('console', (m) => {

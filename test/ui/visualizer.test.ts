@@ -5,15 +5,15 @@
 // shows a new term and a new leader; the node comes back from the page too. Screenshots go to
 // artifacts/ui/ for a person to look at.
 import { execFile, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import t from 'tap'
+import { chromiumSkip, launchChromium } from './browser.ts'
 import { hasResp, repoRoot, startLocal, waitFor, waitForLeader } from './harness.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
 const artifacts = join(repoRoot, 'artifacts', 'ui')
 const run = promisify(execFile)
 const hasRedisCli = spawnSync('redis-cli', ['--version']).status === 0
@@ -38,7 +38,7 @@ async function pageUntil<T>(what: string, page: Page, fn: () => Promise<T | unde
   })
 }
 
-t.test('the visualizer against a live 3-node cluster', { skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} missing (scripts/setup.sh installs it)` }, async (t) => {
+t.test('the visualizer against a live 3-node cluster', { skip: chromiumSkip }, async (t) => {
   mkdirSync(artifacts, { recursive: true })
   const cluster = await startLocal(3)
   let ctx: BrowserContext | null = null
@@ -51,12 +51,7 @@ t.test('the visualizer against a live 3-node cluster', { skip: existsSync(CHROMI
   })
   const first = await waitForLeader(cluster)
 
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1400, height: 1400 },
-  })
+  ctx = await launchChromium(profile)
   const page = await ctx.newPage()
   const errors: { at: number; text: string }[] = []
   let killedAt = Infinity
