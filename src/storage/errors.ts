@@ -39,3 +39,14 @@ export class SnapshotChunkError extends Error {
     this.seq = seq
   }
 }
+
+/** A LevelDB file (a table, a write-ahead log) failed a check made before LevelDB opens it. */
+export class LevelDbFileDamage extends Error {
+  override name = 'LevelDbFileDamage'
+  constructor(
+    readonly file: string,
+    what: string,
+  ) {
+    super(`${file}: ${what}`)
+  }
+}

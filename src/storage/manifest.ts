@@ -9,10 +9,8 @@
 // deleted-file (6) records and the log numbers (2, 9) matter here.
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { crc32c, unmaskCrc } from './crc32c.ts'
+import { checksums, HEADER, physicalRecords } from './leveldb-log.ts'
 
-const BLOCK = 32 * 1024
-const HEADER = 7
 const FULL = 1
 const FIRST = 2
 const MIDDLE = 3
@@ -29,23 +27,10 @@ export interface LiveFiles {
 function records(buf: Uint8Array): Uint8Array[] | null {
   const out: Uint8Array[] = []
   let parts: Uint8Array[] = []
-  let off = 0
-  while (off < buf.length) {
-    const blockEnd = Math.min(buf.length, (Math.floor(off / BLOCK) + 1) * BLOCK)
-    if (blockEnd - off < HEADER) {
-      off = blockEnd
-      continue
-    }
-    const len = buf[off + 4]! | (buf[off + 5]! << 8)
-    const type = buf[off + 6]!
-    if (type === 0 && len === 0) {
-      off = blockEnd
-      continue
-    }
-    if (off + HEADER + len > blockEnd) return null
-    const stored = new DataView(buf.buffer, buf.byteOffset + off, 4).getUint32(0, true)
-    if (unmaskCrc(stored) !== crc32c(buf.subarray(off + 6, off + HEADER + len))) return null
-    const data = buf.subarray(off + HEADER, off + HEADER + len)
+  for (const { off, type, len, blockEnd } of physicalRecords(buf)) {
+    const end = off + HEADER + len
+    if (end > blockEnd || !checksums(buf, off, end)) return null
+    const data = buf.subarray(off + HEADER, end)
     if (type === FULL) out.push(data)
     else if (type === FIRST) parts = [data]
     else if (type === MIDDLE) parts.push(data)
@@ -54,7 +39,6 @@ function records(buf: Uint8Array): Uint8Array[] | null {
       out.push(Buffer.concat(parts))
       parts = []
     } else return null
-    off += HEADER + len
   }
   return out
 }

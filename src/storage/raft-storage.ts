@@ -48,9 +48,10 @@ import {
   seqKey,
   utf8,
 } from './codec.ts'
-import { StorageCorruptionError, StorageFailedError } from './errors.ts'
-import { checkTables, TableDamage } from './table-check.ts'
-import { checkWalTails, WalDamage } from './wal-tail.ts'
+import { LevelDbFileDamage, StorageCorruptionError, StorageFailedError } from './errors.ts'
+import { liveFiles } from './manifest.ts'
+import { checkTables } from './table-check.ts'
+import { checkWalTails } from './wal-tail.ts'
 import { crashNow, syncFailpoint } from './failpoint.ts'
 import { KV_PREFIX, kvName, makeSublevel, prefixer, type Db, type Op, type Sublevel } from './layout.ts'
 import { SnapshotSource, SnapshotWriter, type SnapshotHost } from './snapshot-stream.ts'
@@ -161,10 +162,12 @@ export class RaftStorage {
     await mkdir(dir, { recursive: true })
     await refuseIfMarked(dir)
     try {
-      await checkTables(dir)
-      await checkWalTails(dir)
+      // One read of the MANIFEST says which tables and logs LevelDB will read.
+      const live = await liveFiles(dir)
+      await checkTables(dir, live)
+      await checkWalTails(dir, live)
     } catch (e) {
-      if (!(e instanceof TableDamage) && !(e instanceof WalDamage)) throw e
+      if (!(e instanceof LevelDbFileDamage)) throw e
       await markCorrupt(dir, `LevelDB's files failed a check before opening ${dir}:\n${e.message}\n`)
       throw new StorageCorruptionError(`leveldb/${e.file}`, e.message)
     }

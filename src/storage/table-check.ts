@@ -15,7 +15,8 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32c, unmaskCrc } from './crc32c.ts'
-import { liveFiles } from './manifest.ts'
+import { LevelDbFileDamage } from './errors.ts'
+import { liveFiles, type LiveFiles } from './manifest.ts'
 import { snappyUncompress } from './snappy.ts'
 
 const FOOTER = 48
@@ -24,17 +25,6 @@ const MAGIC_LO = 0x8b80fb57
 const MAGIC_HI = 0xdb477524
 const NO_COMPRESSION = 0
 const SNAPPY = 1
-
-/** What is wrong with one table, in words an operator can act on. */
-export class TableDamage extends Error {
-  override name = 'TableDamage'
-  constructor(
-    readonly file: string,
-    what: string,
-  ) {
-    super(`${file}: ${what}`)
-  }
-}
 
 interface Handle {
   offset: number
@@ -46,13 +36,13 @@ function varint(buf: Uint8Array, pos: { at: number }, limit: number, file: strin
   let result = 0
   let mul = 1
   for (let i = 0; i < 10; i++) {
-    if (pos.at >= limit) throw new TableDamage(file, 'truncated varint')
+    if (pos.at >= limit) throw new LevelDbFileDamage(file, 'truncated varint')
     const b = buf[pos.at++]!
     result += (b & 0x7f) * mul
     if ((b & 0x80) === 0) return result
     mul *= 128
   }
-  throw new TableDamage(file, 'varint longer than 10 bytes')
+  throw new LevelDbFileDamage(file, 'varint longer than 10 bytes')
 }
 
 function handleAt(buf: Uint8Array, pos: { at: number }, limit: number, file: string): Handle {
@@ -65,32 +55,32 @@ function handleAt(buf: Uint8Array, pos: { at: number }, limit: number, file: str
 function block(buf: Uint8Array, h: Handle, file: string, what: string, decode = true): Uint8Array {
   const end = h.offset + h.size
   if (!Number.isSafeInteger(end) || end + TRAILER > buf.length - FOOTER) {
-    throw new TableDamage(file, `${what} block handle (offset ${h.offset}, size ${h.size}) points outside the file`)
+    throw new LevelDbFileDamage(file, `${what} block handle (offset ${h.offset}, size ${h.size}) points outside the file`)
   }
   const type = buf[end]!
   const stored = new DataView(buf.buffer, buf.byteOffset + end + 1, 4).getUint32(0, true)
   // The CRC covers the block contents and the type byte that follows them.
   const actual = crc32c(buf.subarray(h.offset, end + 1))
-  if (unmaskCrc(stored) !== actual) throw new TableDamage(file, `${what} block at offset ${h.offset} fails its checksum`)
+  if (unmaskCrc(stored) !== actual) throw new LevelDbFileDamage(file, `${what} block at offset ${h.offset} fails its checksum`)
   const raw = buf.subarray(h.offset, end)
   if (type === NO_COMPRESSION || (!decode && type === SNAPPY)) return raw
   if (type === SNAPPY) {
     try {
       return snappyUncompress(raw)
     } catch (e) {
-      throw new TableDamage(file, `${what} block at offset ${h.offset}: ${(e as Error).message}`)
+      throw new LevelDbFileDamage(file, `${what} block at offset ${h.offset}: ${(e as Error).message}`)
     }
   }
-  throw new TableDamage(file, `${what} block at offset ${h.offset} has unknown compression type ${type}`)
+  throw new LevelDbFileDamage(file, `${what} block at offset ${h.offset} has unknown compression type ${type}`)
 }
 
 /** The values of a block's entries (prefix-compressed keys are skipped: only values are needed). */
 function blockEntries(b: Uint8Array, file: string, what: string): Array<{ key: Uint8Array; value: Uint8Array }> {
-  if (b.length < 4) throw new TableDamage(file, `${what} block is shorter than its restart count`)
+  if (b.length < 4) throw new LevelDbFileDamage(file, `${what} block is shorter than its restart count`)
   const dv = new DataView(b.buffer, b.byteOffset, b.length)
   const restarts = dv.getUint32(b.length - 4, true)
   const limit = b.length - 4 - 4 * restarts
-  if (restarts === 0 || limit < 0) throw new TableDamage(file, `${what} block has a bad restart count ${restarts}`)
+  if (restarts === 0 || limit < 0) throw new LevelDbFileDamage(file, `${what} block has a bad restart count ${restarts}`)
   const out: Array<{ key: Uint8Array; value: Uint8Array }> = []
   let prevKey: Uint8Array = new Uint8Array(0)
   const pos = { at: 0 }
@@ -98,7 +88,7 @@ function blockEntries(b: Uint8Array, file: string, what: string): Array<{ key: U
     const shared = varint(b, pos, limit, file)
     const unshared = varint(b, pos, limit, file)
     const valueLen = varint(b, pos, limit, file)
-    if (shared > prevKey.length || pos.at + unshared + valueLen > limit) throw new TableDamage(file, `${what} block has an entry that overruns it`)
+    if (shared > prevKey.length || pos.at + unshared + valueLen > limit) throw new LevelDbFileDamage(file, `${what} block has an entry that overruns it`)
     const key = new Uint8Array(shared + unshared)
     key.set(prevKey.subarray(0, shared))
     key.set(b.subarray(pos.at, pos.at + unshared), shared)
@@ -114,11 +104,11 @@ function blockEntries(b: Uint8Array, file: string, what: string): Array<{ key: U
 export function checkTable(file: string, data: Uint8Array): number {
   // A plain view: slicing a Node Buffer per block (subarray makes a Buffer) doubles the scan time.
   const buf = new Uint8Array(data.buffer, data.byteOffset, data.length)
-  if (buf.length < FOOTER) throw new TableDamage(file, `${buf.length} bytes: shorter than a table footer`)
+  if (buf.length < FOOTER) throw new LevelDbFileDamage(file, `${buf.length} bytes: shorter than a table footer`)
   const footer = buf.length - FOOTER
   const dv = new DataView(buf.buffer, buf.byteOffset, buf.length)
   if (dv.getUint32(buf.length - 8, true) !== MAGIC_LO || dv.getUint32(buf.length - 4, true) !== MAGIC_HI) {
-    throw new TableDamage(file, 'bad magic number in the footer')
+    throw new LevelDbFileDamage(file, 'bad magic number in the footer')
   }
   const pos = { at: footer }
   const metaindex = handleAt(buf, pos, buf.length - 8, file)
@@ -136,14 +126,14 @@ export function checkTable(file: string, data: Uint8Array): number {
 }
 
 /**
- * Verifies every live table (those the MANIFEST lists) in a LevelDB directory. Throws TableDamage
+ * Verifies every live table (those the MANIFEST lists) in a LevelDB directory. Throws LevelDbFileDamage
  * for the first bad one. Tables in no version — a compaction's output cut short by a crash — are
  * skipped: LevelDB never reads them. Without a readable MANIFEST nothing is checked here (LevelDB
  * checks its MANIFEST's records itself and refuses to open).
  */
-export async function checkTables(dir: string): Promise<{ tables: number; blocks: number; bytes: number }> {
+export async function checkTables(dir: string, known?: LiveFiles | null): Promise<{ tables: number; blocks: number; bytes: number }> {
   let names: string[]
-  const live = await liveFiles(dir)
+  const live = known === undefined ? await liveFiles(dir) : known
   try {
     names = await readdir(dir)
   } catch {

@@ -11,7 +11,8 @@ import { RaftStorage } from '../../src/storage/index.ts'
 import { CORRUPTION_MARKER } from '../../src/storage/raft-storage.ts'
 import { snappyUncompress } from '../../src/storage/snappy.ts'
 import { liveFiles } from '../../src/storage/manifest.ts'
-import { checkTable, checkTables, TableDamage } from '../../src/storage/table-check.ts'
+import { LevelDbFileDamage } from '../../src/storage/errors.ts'
+import { checkTable, checkTables } from '../../src/storage/table-check.ts'
 import { entries, tempDir } from './fixtures/helpers.ts'
 
 t.test('CRC-32C: the standard check value and LevelDB masking', async (t) => {
@@ -69,15 +70,15 @@ for (const compression of [true, false]) {
     for (const [what, at] of [['data block', 100], ['index block', size - 48 - 20], ['footer magic', size - 3]] as const) {
       const bad = Buffer.from(pristine)
       bad[at] = bad[at]! ^ 0x10
-      t.throws(() => checkTable(name, bad), TableDamage, `${what}: a flipped bit is caught`)
+      t.throws(() => checkTable(name, bad), LevelDbFileDamage, `${what}: a flipped bit is caught`)
     }
-    t.throws(() => checkTable(name, pristine.subarray(0, size - 100)), TableDamage, 'a truncated table is caught')
+    t.throws(() => checkTable(name, pristine.subarray(0, size - 100)), LevelDbFileDamage, 'a truncated table is caught')
     t.throws(() => checkTable(name, pristine.subarray(0, 10)), /shorter than a table footer/, 'a stub is caught')
 
     const bad = Buffer.from(pristine)
     bad[100] = bad[100]! ^ 0x01
     writeFileSync(path, bad)
-    await t.rejects(checkTables(dir), { name: 'TableDamage', file: name }, 'the directory scan names the file')
+    await t.rejects(checkTables(dir), { name: 'LevelDbFileDamage', file: name }, 'the directory scan names the file')
   })
 }
 

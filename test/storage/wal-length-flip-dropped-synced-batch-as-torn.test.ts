@@ -10,7 +10,8 @@ import t, { type Test } from 'tap'
 import { StorageCorruptionError } from '../../src/storage/errors.ts'
 import { RaftStorage } from '../../src/storage/index.ts'
 import { HELD_DATA_MARKER } from '../../src/storage/raft-storage.ts'
-import { checkWalTail, WalDamage } from '../../src/storage/wal-tail.ts'
+import { LevelDbFileDamage } from '../../src/storage/errors.ts'
+import { checkWalTail } from '../../src/storage/wal-tail.ts'
 import { entries, tempDir } from './fixtures/helpers.ts'
 
 /** A store as a crash leaves it: copied while open, so its state is only in the .log. */
@@ -31,7 +32,7 @@ t.test('a flipped bit in the last record length is reported, not taken for a tor
   const bytes = readFileSync(join(dir, wal))
   t.doesNotThrow(() => checkWalTail(wal, bytes), 'the intact log passes')
   bytes[5] = bytes[5]! ^ (1 << 4) // high byte of the first (and last) record's length
-  t.throws(() => checkWalTail(wal, bytes), WalDamage, 'the check sees a complete record with a wrong length')
+  t.throws(() => checkWalTail(wal, bytes), LevelDbFileDamage, 'the check sees a complete record with a wrong length')
   writeFileSync(join(dir, wal), bytes)
   await t.rejects(RaftStorage.open(dir), StorageCorruptionError, 'open refuses the store')
 })
