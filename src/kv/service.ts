@@ -9,6 +9,7 @@ import type { RaftStorage } from '../storage/raft-storage.ts'
 import type { PeerAddress } from '../transport/transport.ts'
 import { DroppedError, NotLeaderError, ReadFailedError, RefusedError, UnknownOutcomeError } from '../node/errors.ts'
 import type { RaftNode } from '../node/raftnode.ts'
+import { confirmRead } from '../node/confirm-read.ts'
 import { ReadBarrier } from './barrier.ts'
 import { CursorTable } from './cursors.ts'
 import type { ClientState } from './commands/types.ts'
@@ -122,32 +123,18 @@ export class KvService {
       return this.sm.read(op)
     }
     this.counters.reads++
-    const deadline = Date.now() + this.cfg.requestTimeoutMs
-    for (;;) {
-      try {
-        await this.barrier.wait()
-        return await this.sm.read(op)
-      } catch (e) {
-        if (!(e instanceof NotLeaderError || e instanceof ReadFailedError)) throw e
-        // Nothing happened: wait for a leader (or a calmer moment) and try again.
-        if (Date.now() >= deadline) return err(this.leaderId() ? E.readTimeout : E.clusterDown)
-        await sleep(e instanceof NotLeaderError ? 20 : 5)
-      }
-    }
+    const failed = await this.sync()
+    return failed ?? this.sm.read(op)
   }
 
   /** A barrier alone (WATCH reads revisions after it). */
   async sync(): Promise<Reply | null> {
-    const deadline = Date.now() + this.cfg.requestTimeoutMs
-    for (;;) {
-      try {
-        await this.barrier.wait()
-        return null
-      } catch (e) {
-        if (!(e instanceof NotLeaderError || e instanceof ReadFailedError)) throw e
-        if (Date.now() >= deadline) return err(this.leaderId() ? E.readTimeout : E.clusterDown)
-        await sleep(20)
-      }
+    try {
+      await confirmRead(() => this.barrier.wait(), this.cfg.requestTimeoutMs)
+      return null
+    } catch (e) {
+      if (!(e instanceof NotLeaderError || e instanceof ReadFailedError)) throw e
+      return err(this.leaderId() ? E.readTimeout : E.clusterDown)
     }
   }
 

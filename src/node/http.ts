@@ -72,7 +72,7 @@ export function buildHttp(d: HttpDeps): FastifyInstance {
   void app.register(
     unencapsulated(async (root) => {
       kvRoutes(root, { ...fwd, sm: d.sm })
-      listRoutes(root, { node: d.node, sm: d.sm })
+      listRoutes(root, { node: d.node, sm: d.sm, requestTimeoutMs: fwd.requestTimeoutMs })
       healthRoutes(root, { node: d.node, metrics: d.metrics ?? null, extraStatus: d.extraStatus })
     }),
   )

@@ -52,6 +52,8 @@ interface ReadWaiter {
   timer: NodeJS.Timeout
   /** Set once the read index is known. */
   index: number
+  /** When the read index was last asked for (performance.now()). */
+  askedAt: number
 }
 
 export interface NodeEvents {
@@ -109,7 +111,7 @@ export class RaftNode {
   private lastRole = ''
   private lastLeader = 0
   /** Counts for INFO, /status and metrics. */
-  readonly counters = { readies: 0, persists: 0, applied: 0, proposalsFailed: 0, leaderChanges: 0 }
+  readonly counters = { readies: 0, persists: 0, applied: 0, proposalsFailed: 0, leaderChanges: 0, readsReasked: 0 }
 
   private constructor(
     private readonly opts: RaftNodeOptions,
@@ -185,7 +187,28 @@ export class RaftNode {
     // Past a few election timeouts more ticks change nothing but cost time.
     n = Math.min(n, 4 * this.opts.electionTick)
     for (let i = 0; i < n; i++) this.raw.tick()
+    this.reaskReads(now)
     this.kick()
+  }
+
+  /**
+   * A follower's ReadIndex request travels to the leader as one unacknowledged control message,
+   * and a leader that steps down forgets the requests it queued: either way no answer ever comes.
+   * Asking again (the same ctx; a second answer finds no waiter) bounds what a lost request costs
+   * a reader to one election timeout instead of the whole request timeout. A leader's own reads
+   * wait in its core for a heartbeat round, which a re-ask would not hasten.
+   */
+  private reaskReads(now: number): void {
+    if (this.reads.size === 0) return
+    const st = this.raw.status()
+    if (st.role === 'leader' || st.leader === 0) return
+    const after = this.opts.electionTick * this.opts.tickMs
+    for (const [ctx, w] of this.reads) {
+      if (w.index !== 0 || now - w.askedAt < after) continue
+      if (!this.raw.readIndex(ctx).ok) return
+      w.askedAt = now
+      this.counters.readsReasked++
+    }
   }
 
   private onMessage(m: Message): void {
@@ -302,7 +325,7 @@ export class RaftNode {
         this.readsByIndex = this.readsByIndex.filter((x) => x.ctx !== ctx)
         reject(new ReadFailedError(`no read index within ${this.opts.requestTimeoutMs} ms`))
       }, this.opts.requestTimeoutMs)
-      this.reads.set(ctx, { resolve, reject, timer, index: 0 })
+      this.reads.set(ctx, { resolve, reject, timer, index: 0, askedAt: performance.now() })
     })
   }
 
@@ -491,8 +514,9 @@ export class RaftNode {
       this.log.info({ role, leader, term: st.term }, 'role changed')
       this.events.onRoleChange?.(role, leader, st.term)
     }
-    // Reads waiting on a leader that is gone will never be confirmed: let callers retry now.
-    if (role !== 'leader' && this.lastRole === 'leader') {
+    // Reads waiting on a leader that is gone will never be confirmed: let callers retry now —
+    // reads this node queued as leader, and reads it forwarded to a leader it no longer follows.
+    if ((role !== 'leader' && this.lastRole === 'leader') || (role !== 'leader' && leader !== this.lastLeader)) {
       for (const [ctx, w] of this.reads) {
         if (w.index === 0) {
           this.reads.delete(ctx)

@@ -175,6 +175,11 @@ export class NetnsLab {
     }
   }
 
+  /** Drops what node `from` sends to node `to` (one way: `to` still reaches `from`); healPartition() ends it. */
+  cut(from: number, to: number): void {
+    this.nft('part', ['iifname', this.hostIf(from), 'oifname', this.hostIf(to), 'drop'])
+  }
+
   healPartition(): void {
     run('nft', ['flush', 'chain', 'bridge', this.table, 'part'])
   }

@@ -8,6 +8,7 @@ import { encodeRequest, type WriteOp, type WriteRequest } from '../../kv/request
 import { NotLeaderError } from '../errors.ts'
 import { badRequest, condition, conflictRevision, isBad, ttlMs, type Condition, type WriteHeaders, type WriteQuery } from './conditions.ts'
 import { isForwarded, proxyToLeader, redirectToLeader, wantsRedirect, type ForwardDeps } from './forward.ts'
+import { confirmRead } from '../confirm-read.ts'
 import { readFailure, writeFailure } from './outcome.ts'
 import { consistencyProp, deleteHeaders, errorBody, keyParams, readErrors, writeErrors, writeHeaders, writeOk, writeQuery } from './schemas.ts'
 
@@ -108,7 +109,7 @@ export function kvRoutes(app: FastifyInstance, d: KvRouteDeps): void {
     },
     async (req, reply) => {
       try {
-        if (req.query.consistency !== 'stale') await d.node.linearizableRead()
+        if (req.query.consistency !== 'stale') await confirmRead(() => d.node.linearizableRead(), d.requestTimeoutMs)
         const rec = await d.sm.get(enc.encode(req.params.key))
         if (rec === undefined) return reply.code(404).send({ error: 'not found' })
         void reply.header('etag', etag(rec.rev)).header('raftkv-revision', String(rec.rev))

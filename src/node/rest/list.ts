@@ -5,6 +5,7 @@ import { isUtf8 } from 'node:buffer'
 import type { FastifyInstance } from 'fastify'
 import type { KvMachine } from '../../kv/machine.ts'
 import type { RaftNode } from '../raftnode.ts'
+import { confirmRead } from '../confirm-read.ts'
 import { readFailure } from './outcome.ts'
 import { consistencyProp, DEFAULT_LIST_LIMIT, listItem, MAX_KEY_LENGTH, MAX_LIST_LIMIT, readErrors } from './schemas.ts'
 
@@ -18,6 +19,7 @@ const MAX_EXAMINED_PER_ITEM = 10
 export interface ListDeps {
   node: RaftNode
   sm: KvMachine
+  requestTimeoutMs: number
 }
 
 interface ListQuery {
@@ -73,7 +75,7 @@ export function listRoutes(app: FastifyInstance, d: ListDeps): void {
     async (req, reply) => {
       const q = req.query
       try {
-        if (q.consistency !== 'stale') await d.node.linearizableRead()
+        if (q.consistency !== 'stale') await confirmRead(() => d.node.linearizableRead(), d.requestTimeoutMs)
         const now = Date.now()
         const after = q.cursor ? Buffer.from(q.cursor, 'base64url') : undefined
         const page = await d.sm.scan({
