@@ -115,6 +115,8 @@ export class Scaler {
   private accepting = false
   private readonly lastSeen = new Map<NodeId, number>()
   private step: Step = { kind: 'done' }
+  /** The term in which a pass last ran on this node as leader (0: not leading at the last pass). */
+  private leaderPassTerm = 0
   private target: TargetRecord | null = null
   private replicasCache: { n: number; at: number } | null = null
   private lastError: string | null = null
@@ -126,7 +128,6 @@ export class Scaler {
    * new leader must not act on — or answer from — a target it has not applied yet.
    */
   private caughtUpTerm = 0
-  private wasLeader = false
   readonly events: ScaleEvent[] = []
   private readonly opts: ScalerOptions
 
@@ -201,13 +202,14 @@ export class Scaler {
       this.sampleHealth(st)
       this.target = await this.d.sm.target()
       const leader = st.role === 'leader'
-      if (leader && !this.wasLeader) {
-        // A new leader reads the replica count afresh and reconciles before anything else.
+      if (leader && this.leaderPassTerm !== st.term) {
+        // A new leadership (even of a node that led before) reads the replica count afresh and
+        // reconciles before anything else.
         this.replicasCache = null
         this.lastSeen.clear()
         this.sampleHealth(st)
       }
-      this.wasLeader = leader
+      this.leaderPassTerm = leader ? st.term : 0
       await this.label(st)
       if (!leader || !this.d.orchestrator) {
         this.step = { kind: 'done' }
@@ -369,7 +371,10 @@ export class Scaler {
   /** Progress for /status and GET /cluster/scale. */
   status(): ScalerStatus {
     const st = this.d.node.status()
-    const leader = st.role === 'leader'
+    // A leader plans only once a pass has run in its current term: until then its replica count
+    // and target may be an earlier leadership's (a node that led before), and a plan from them
+    // could show an operation in progress that has long finished.
+    const leader = st.role === 'leader' && this.leaderPassTerm === st.term
     // Planned afresh from the configuration reported beside it (the loop's last step may be a
     // pass old), so the two always agree.
     const step = leader && this.target && this.replicasCache ? this.plan(st, this.target.target, this.replicasCache.n) : this.step
@@ -382,7 +387,7 @@ export class Scaler {
       replicas: this.replicasCache?.n ?? null,
       voters: st.conf.voters,
       learners: st.conf.learners,
-      // Only the leader plans; elsewhere "in progress" is unknown here.
+      // Only the leader plans; elsewhere (and on a leader before its first pass) "in progress" is unknown here.
       inProgress: leader ? step.kind !== 'done' : null,
       step: leader ? describeStep(step) : null,
       lastError: this.lastError,

@@ -157,10 +157,20 @@ t.test('a resize 3 → 4 in the visualizer', { skip: chromiumSkip }, async (t) =
       'the accepted request among the events',
     )
     // And the route the page polls, now that it is over: done, with four voters.
-    const now = await waitForLeader(cluster)
-    const st = (await (await fetch(`${cluster.url(now.id)}/observe/status`)).json()) as ObserveStatus
+    // A leader says whether an operation is in progress once it has planned in its term (null
+    // until then): asked until it knows.
+    const st = await waitFor(
+      'the leader to report the operation',
+      async () => {
+        const now = await waitForLeader(cluster)
+        const s = (await (await fetch(`${cluster.url(now.id)}/observe/status`)).json()) as ObserveStatus
+        return s.scale?.inProgress === null ? undefined : s
+      },
+      30_000,
+      200,
+    )
     t.equal(st.scale?.target, 4)
-    t.equal(st.scale?.inProgress, false)
+    t.equal(st.scale?.inProgress, false, `not in progress (step: ${st.scale?.step})`)
     t.equal(st.scale?.voters.length, 4)
     t.equal(st.scale?.lastError, null)
     streams.abort()
