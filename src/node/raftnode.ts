@@ -192,8 +192,10 @@ export class RaftNode {
   }
 
   /**
-   * A follower's ReadIndex request travels to the leader as one unacknowledged control message,
-   * and a leader that steps down forgets the requests it queued: either way no answer ever comes.
+   * A follower's ReadIndex request is one frame on its TCP connection to the leader: it is gone
+   * if that connection dies before the leader reads it (the transport reconnects but does not
+   * resend), and a leader that steps down forgets the requests it queued. Either way no answer
+   * ever comes.
    * Asking again (the same ctx; a second answer finds no waiter) bounds what a lost request costs
    * a reader to one election timeout instead of the whole request timeout. A leader's own reads
    * wait in its core for a heartbeat round, which a re-ask would not hasten.
@@ -516,7 +518,7 @@ export class RaftNode {
     }
     // Reads waiting on a leader that is gone will never be confirmed: let callers retry now —
     // reads this node queued as leader, and reads it forwarded to a leader it no longer follows.
-    if ((role !== 'leader' && this.lastRole === 'leader') || (role !== 'leader' && leader !== this.lastLeader)) {
+    if (role !== 'leader' && (this.lastRole === 'leader' || leader !== this.lastLeader)) {
       for (const [ctx, w] of this.reads) {
         if (w.index === 0) {
           this.reads.delete(ctx)
