@@ -2,6 +2,7 @@
 // read barrier, writes proposed on the leader (with `now` and absolute TTLs fixed there), proxied
 // to the leader from followers (or answered with -MOVED in redirect mode), and the mapping of Raft
 // outcomes to replies: nothing proposed and no leader → -CLUSTERDOWN; maybe proposed → -TIMEOUT.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { NodeId } from '../raft/types.ts'
@@ -65,8 +66,6 @@ export interface Forwarder {
   forward(job: WriteJob, deadline: number): Promise<Reply>
   close(): void
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 export class KvService {
   readonly barrier: ReadBarrier

@@ -2,9 +2,8 @@
 // answered by a leader that still holds a quorum). A round that fails without an answer — no
 // leader yet, or the leader changed while the round was out — did nothing, so every read path
 // (RESP and HTTP) asks again until its deadline instead of failing the reader at the first try.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { NotLeaderError, ReadFailedError } from './errors.ts'
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** Runs `confirm` until it resolves; rethrows its last error once `timeoutMs` have passed (or at once, for any other error). */
 export async function confirmRead(confirm: () => Promise<void>, timeoutMs: number): Promise<void> {

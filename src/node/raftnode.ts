@@ -201,9 +201,8 @@ export class RaftNode {
    * wait in its core for a heartbeat round, which a re-ask would not hasten.
    */
   private reaskReads(now: number): void {
-    if (this.reads.size === 0) return
-    const st = this.raw.status()
-    if (st.role === 'leader' || st.leader === 0) return
+    // The role and leader as of the last Ready (onSoftState): no status() snapshot per tick.
+    if (this.reads.size === 0 || this.lastRole === 'leader' || this.lastLeader === 0) return
     const after = this.opts.electionTick * this.opts.tickMs
     for (const [ctx, w] of this.reads) {
       if (w.index !== 0 || now - w.askedAt < after) continue

@@ -10,6 +10,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { checksums, HEADER, physicalRecords } from './leveldb-log.ts'
+import { readVarint } from './leveldb-varint.ts'
 
 const FULL = 1
 const FIRST = 2
@@ -59,18 +60,7 @@ export async function liveFiles(dir: string): Promise<LiveFiles | null> {
   let logNumber = 0
   for (const r of recs) {
     const pos = { at: 0 }
-    const varint = (): number => {
-      let v = 0
-      let mul = 1
-      for (let i = 0; i < 10; i++) {
-        if (pos.at >= r.length) throw new Error('truncated')
-        const b = r[pos.at++]!
-        v += (b & 0x7f) * mul
-        if ((b & 0x80) === 0) return v
-        mul *= 128
-      }
-      throw new Error('varint too long')
-    }
+    const varint = (): number => readVarint(r, pos, r.length)
     const skipSlice = (): void => {
       const n = varint()
       pos.at += n

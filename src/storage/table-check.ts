@@ -16,6 +16,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { crc32c, unmaskCrc } from './crc32c.ts'
 import { LevelDbFileDamage } from './errors.ts'
+import { readVarint } from './leveldb-varint.ts'
 import { liveFiles, type LiveFiles } from './manifest.ts'
 import { snappyUncompress } from './snappy.ts'
 
@@ -31,18 +32,13 @@ interface Handle {
   size: number
 }
 
-/** Reads a varint (at most 64 bits; sizes and offsets here fit in a double). */
+/** A varint (sizes and offsets here fit in a double); a bad one is damage to `file`. */
 function varint(buf: Uint8Array, pos: { at: number }, limit: number, file: string): number {
-  let result = 0
-  let mul = 1
-  for (let i = 0; i < 10; i++) {
-    if (pos.at >= limit) throw new LevelDbFileDamage(file, 'truncated varint')
-    const b = buf[pos.at++]!
-    result += (b & 0x7f) * mul
-    if ((b & 0x80) === 0) return result
-    mul *= 128
+  try {
+    return readVarint(buf, pos, limit)
+  } catch (e) {
+    throw new LevelDbFileDamage(file, (e as Error).message)
   }
-  throw new LevelDbFileDamage(file, 'varint longer than 10 bytes')
 }
 
 function handleAt(buf: Uint8Array, pos: { at: number }, limit: number, file: string): Handle {

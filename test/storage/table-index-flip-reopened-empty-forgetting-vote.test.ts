@@ -9,21 +9,13 @@ import { ClassicLevel } from 'classic-level'
 import t from 'tap'
 import { StorageCorruptionError } from '../../src/storage/errors.ts'
 import { RaftStorage } from '../../src/storage/index.ts'
+import { readVarint } from '../../src/storage/leveldb-varint.ts'
 import { entries, tempDir } from './fixtures/helpers.ts'
 
 /** The (offset, size) of a table's index block, from its footer. */
 function indexBlock(buf: Buffer): { offset: number; size: number } {
-  let p = buf.length - 48
-  const varint = (): number => {
-    let r = 0
-    let m = 1
-    for (;;) {
-      const b = buf[p++]!
-      r += (b & 0x7f) * m
-      if ((b & 0x80) === 0) return r
-      m *= 128
-    }
-  }
+  const pos = { at: buf.length - 48 }
+  const varint = (): number => readVarint(buf, pos, buf.length)
   varint() // metaindex offset
   varint() // metaindex size
   return { offset: varint(), size: varint() }

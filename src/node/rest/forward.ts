@@ -3,6 +3,7 @@
 //
 // The proxy always sends an Idempotency-Key (the caller's, or one it makes up), so that its own
 // retries — after a lost connection, a leader change or a timeout — are applied at most once.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { randomUUID } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { NodeId } from '../../raft/types.ts'
@@ -42,8 +43,6 @@ export function wantsRedirect(req: ForwardableRequest, d: ForwardDeps): boolean 
 export function isForwarded(req: ForwardableRequest): boolean {
   return req.headers[FORWARDED_HEADER] !== undefined
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 function send(reply: FastifyReply, f: HttpFailure): FastifyReply {
   return reply.code(f.code).send(f.body)
