@@ -113,6 +113,8 @@ t.test('Figure 4, stricter: resize 3 → 5 → 7 → 3 → 1 → 3 under a write
   const members = (): number[] => range(current)
   const first = await c.settled(3, [1, 2, 3], 90_000)
   t.same(first.voters.sort(), [1, 2, 3], 'the leader adopted the 3 running nodes as the target')
+  // Two members are a quorum: the third may still be starting its HTTP server (a loaded machine).
+  await waitFor('all three members answering', () => c.allLive([1, 2, 3]), 60_000, 200)
 
   // ---- bad input: 400 before anything happens ----
   for (const body of ['{"replicas":-1}', '{"replicas":1000000}', '{"replicas":"many"}', '{"replicas":0}', '{"replicas":10}', '{"replicas":2.5}', '{}', '[5]', 'null']) {
