@@ -54,6 +54,7 @@ export function healthRoutes(app: FastifyInstance, d: HealthDeps): void {
               voters: { type: 'array', items: { type: 'integer' } },
               learners: { type: 'array', items: { type: 'integer' } },
               progress: { type: 'object', additionalProperties: true },
+              transferee: { type: 'integer', description: 'The voter a leadership transfer is under way to (0: none)' },
             },
           },
         },
@@ -73,6 +74,7 @@ export function healthRoutes(app: FastifyInstance, d: HealthDeps): void {
         voters: st.conf.voters,
         learners: st.conf.learners,
         progress: Object.fromEntries([...st.progress].map(([id, p]) => [id, p])),
+        transferee: st.transferee,
         ...d.extraStatus(),
       }
     },

@@ -1,11 +1,12 @@
 // GET/PUT/DELETE /kv/:key: the value is the raw body; revisions travel as ETags; writes may carry
 // a TTL, a precondition (compare-and-set) and an Idempotency-Key. A follower proxies writes to the
 // leader (or redirects), so every proposal — and every TTL's absolute expiry — is made by a leader.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { KvMachine } from '../../kv/machine.ts'
 import type { Reply } from '../../kv/reply.ts'
 import { encodeRequest, type WriteOp, type WriteRequest } from '../../kv/request.ts'
-import { NotLeaderError } from '../errors.ts'
+import { DroppedError, NotLeaderError, RefusedError } from '../errors.ts'
 import { badRequest, condition, conflictRevision, isBad, ttlMs, type Condition, type WriteHeaders, type WriteQuery } from './conditions.ts'
 import { isForwarded, proxyToLeader, redirectToLeader, wantsRedirect, type ForwardDeps } from './forward.ts'
 import { confirmRead } from '../confirm-read.ts'
@@ -13,6 +14,8 @@ import { readFailure, writeFailure } from './outcome.ts'
 import { consistencyProp, deleteHeaders, errorBody, keyParams, readErrors, writeErrors, writeHeaders, writeOk, writeQuery } from './schemas.ts'
 
 const enc = new TextEncoder()
+/** Pause before proposing again after a definite refusal: a heartbeat round or so. */
+const RETRY_MS = 10
 
 export interface KvRouteDeps extends ForwardDeps {
   sm: KvMachine
@@ -60,29 +63,39 @@ function deleteOp(key: Uint8Array, cond: Condition): WriteOp {
 }
 
 /**
- * Proposes one write. The proposal is made synchronously, before the first await: the RPC log's
- * request hooks (src/observe/httphooks.ts) rely on that to tie the request to its log entry.
+ * Proposes one write, again and again while the proposal is definitely not applied (dropped by a
+ * new leader, refused during a leadership transfer or under back-pressure) and time is left: such
+ * a failure says nothing about the request, only about the moment, and the client would have to
+ * retry anyway. The first proposal is made synchronously, before any await: the RPC log's request
+ * hooks (src/observe/httphooks.ts) rely on that to tie the request to its log entry.
  */
 async function write(req: FastifyRequest<WriteRoute>, reply: FastifyReply, d: KvRouteDeps, build: (now: number) => WriteOp, cond: Condition): Promise<FastifyReply> {
   const method = req.method === 'DELETE' ? 'DELETE' : 'PUT'
-  const now = Date.now()
-  const wr: WriteRequest = { now, ops: [build(now)] }
+  const deadline = Date.now() + d.requestTimeoutMs
   const idem = req.headers['idempotency-key']
-  if (idem !== undefined) {
-    // One session per key, one request in it: a retry of the same key is answered from the session.
-    wr.client = `http:${idem}`
-    wr.seq = 1
-  }
-  try {
-    return answer(reply, method, cond, await d.node.propose(encodeRequest(wr)))
-  } catch (e) {
-    if (e instanceof NotLeaderError && !isForwarded(req)) {
-      // Nothing was proposed here: hand the request to the leader.
-      if (wantsRedirect(req, d)) return redirectToLeader(req, reply, d, e.leader)
-      return proxyToLeader(req, reply, d, method === 'PUT' ? bodyBytes(req.body) : undefined)
+  for (;;) {
+    const now = Date.now()
+    const wr: WriteRequest = { now, ops: [build(now)] }
+    if (idem !== undefined) {
+      // One session per key, one request in it: a retry of the same key is answered from the session.
+      wr.client = `http:${idem}`
+      wr.seq = 1
     }
-    const f = writeFailure(e)
-    return reply.code(f.code).send(f.body)
+    try {
+      return answer(reply, method, cond, await d.node.propose(encodeRequest(wr)))
+    } catch (e) {
+      if (e instanceof NotLeaderError && !isForwarded(req)) {
+        // Nothing was proposed here: hand the request to the leader.
+        if (wantsRedirect(req, d)) return redirectToLeader(req, reply, d, e.leader)
+        return proxyToLeader(req, reply, d, method === 'PUT' ? bodyBytes(req.body) : undefined)
+      }
+      if ((e instanceof DroppedError || e instanceof RefusedError) && Date.now() + RETRY_MS < deadline) {
+        await sleep(RETRY_MS)
+        continue
+      }
+      const f = writeFailure(e)
+      return reply.code(f.code).send(f.body)
+    }
   }
 }
 
