@@ -9,6 +9,7 @@ const usage = `usage:
   raftkv node --id N [--peers 1=host:port,…] [--data-dir DIR] [--http-port P] [--cluster-secret S] …
               [--rpc-log-size 50000 (0: off)] [--http-port-base B | --http-template host:{http}]
               [--offload auto|native|generic|off (default off)] [--offload-ifname IF (default: the --host interface)]
+              [--read-mode safe|lease (default safe: every linearizable read confirmed by a quorum)]
               [--id-from-hostname] [--bootstrap-id 1] [--orchestrator local|kubernetes|none]
   raftkv local [--nodes 3] [--data-dir ./data]     a local cluster of processes on loopback`
 

@@ -91,7 +91,7 @@ export async function runNode(cfg: NodeConfig, log: Logger = pino({ level: cfg.l
       requestTimeoutMs: cfg.requestTimeoutMs,
       preVote: true,
       checkQuorum: true,
-      readOnly: 'safe',
+      readOnly: cfg.readMode,
       random: osRandom(),
     },
     storage,

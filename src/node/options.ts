@@ -48,6 +48,11 @@ export interface NodeConfig {
   offload: 'auto' | 'native' | 'generic' | 'off'
   /** The interface to attach it to; null: the one holding --host (lo for loopback). */
   offloadIfname: string | null
+  /**
+   * How a linearizable read is confirmed: 'safe' by a heartbeat round to a quorum (ReadIndex),
+   * 'lease' from the leader's lease alone (no round; relies on bounded clock drift — DESIGN §2).
+   */
+  readMode: 'safe' | 'lease'
 }
 
 export class UsageError extends Error {}
@@ -105,6 +110,12 @@ function offloadMode(v: string | undefined): NodeConfig['offload'] {
   throw new UsageError(`--offload must be auto, native, generic or off, got ${JSON.stringify(v)}`)
 }
 
+function readMode(v: string | undefined): NodeConfig['readMode'] {
+  const m = v ?? 'safe'
+  if (m === 'safe' || m === 'lease') return m
+  throw new UsageError(`--read-mode must be safe or lease, got ${JSON.stringify(v)}`)
+}
+
 export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const { values } = parseArgs({
     args: argv,
@@ -138,6 +149,7 @@ export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
       redirect: { type: 'boolean' },
       offload: { type: 'string' },
       'offload-ifname': { type: 'string' },
+      'read-mode': { type: 'string' },
     },
   })
   const id = int('id', values.id ?? env.RAFTKV_ID, 0, 1, 65535)
@@ -196,5 +208,6 @@ export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
     redirect: values.redirect ?? false,
     offload: offloadMode(values.offload ?? env.RAFTKV_OFFLOAD),
     offloadIfname: values['offload-ifname'] ?? env.RAFTKV_OFFLOAD_IFNAME ?? null,
+    readMode: readMode(values['read-mode'] ?? env.RAFTKV_READ_MODE),
   }
 }

@@ -174,14 +174,22 @@ export class RaftNode {
 
   // ---- inputs ---------------------------------------------------------------------------------
 
+  private onTick(): void {
+    this.advanceClock(true)
+  }
+
   /**
    * Delivers as many ticks as wall-clock time says have passed: after a stall (GC, SIGSTOP, a busy
    * loop) the core must learn that time went by, or a leader would trust an expired lease.
+   * The tick timer is not enough on its own: a process resumed after a stall handles the I/O that
+   * piled up (a read, a message) before its timers run, so a read or a message first brings the
+   * core's clock up to date here. The offload hook is told before the ticks are delivered (it
+   * feeds the kernel's leader contact in first); off the timer, only when a tick is owed.
    */
-  private onTick(): void {
+  private advanceClock(fromTimer: boolean): void {
     const now = performance.now()
     let n = Math.floor((now - this.lastTickAt) / this.opts.tickMs)
-    this.events.onTick?.(Math.max(0, Math.min(n, 4 * this.opts.electionTick))) // offload hook
+    if (fromTimer || n > 0) this.events.onTick?.(Math.max(0, Math.min(n, 4 * this.opts.electionTick))) // offload hook
     if (n <= 0) return
     this.lastTickAt += n * this.opts.tickMs
     // Past a few election timeouts more ticks change nothing but cost time.
@@ -214,6 +222,7 @@ export class RaftNode {
 
   private onMessage(m: Message): void {
     if (this.stopped) return
+    this.advanceClock(false)
     this.events.onReceive?.(m) // observe hook
     this.raw.step(m)
     this.kick()
@@ -316,6 +325,7 @@ export class RaftNode {
 
   /** Resolves once this node's state machine reflects every write committed before the call. */
   linearizableRead(): Promise<void> {
+    this.advanceClock(false)
     const ctx = ++this.readSeq
     const r = this.raw.readIndex(ctx)
     if (!r.ok) return Promise.reject(new NotLeaderError(0))

@@ -1,4 +1,4 @@
-// npm run jepsen -- --runs N --seconds S --nemesis kill,pause,… --offload on|off --seed X
+// npm run jepsen -- --runs N --seconds S --nemesis kill,pause,… --offload on|off [--read-mode safe|lease] --seed X
 // Run i uses seed X + i; a failing run prints its own replay command (one run, its seed).
 import { parseArgs } from 'node:util'
 import { NEMESES, type NemesisKind } from './nemesis.ts'
@@ -10,6 +10,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     nemesis: { type: 'string', default: NEMESES.join(',') },
     offload: { type: 'string', default: 'off' },
+    'read-mode': { type: 'string', default: 'safe' },
     seed: { type: 'string' },
     nodes: { type: 'string', default: '3' },
     'budget-ms': { type: 'string', default: '10000' },
@@ -34,6 +35,8 @@ const nemeses = values.nemesis.split(',').map((s) => s.trim()).filter(Boolean) a
 for (const n of nemeses) if (!NEMESES.includes(n)) fail(`unknown nemesis ${n} (known: ${NEMESES.join(', ')})`)
 if (values.offload !== 'on' && values.offload !== 'off') fail('--offload must be on or off')
 const offload = values.offload
+const readMode = values['read-mode']
+if (readMode !== 'safe' && readMode !== 'lease') fail('--read-mode must be safe or lease')
 const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 1e9)
 if (!Number.isInteger(seed)) fail('--seed must be an integer')
 
@@ -46,7 +49,7 @@ for (let i = 0; i < runs; i++) {
     const rot = (seed + i) % nemeses.length
     kinds = [...nemeses.slice(rot), ...nemeses.slice(0, rot)].slice(0, perRun)
   }
-  const r = await runOnce({ seed: seed + i, seconds, nemeses: kinds, offload, nodes, budgetMs, log: (l) => console.log(l) })
+  const r = await runOnce({ seed: seed + i, seconds, nemeses: kinds, offload, readMode, nodes, budgetMs, log: (l) => console.log(l) })
   totals.runs++
   totals.ops += r.ops
   totals.indeterminate += r.indeterminate

@@ -21,6 +21,8 @@ export interface RunOptions {
   seconds: number
   nemeses: NemesisKind[]
   offload: 'on' | 'off'
+  /** How the nodes confirm linearizable reads (--read-mode): a quorum round, or the leader's lease. */
+  readMode?: 'safe' | 'lease'
   nodes: number
   /** Time budget of the linearizability search per key. */
   budgetMs: number
@@ -52,8 +54,15 @@ export function offloadUnavailable(): string | null {
   return /\boffload['"]?\s*:\s*\{\s*type:/.test(opts) ? null : 'not wired into the node (no --offload in src/node/options.ts)'
 }
 
+/** Whether the node takes --read-mode (lease reads selectable on the command line). */
+export function leaseUnavailable(): string | null {
+  const opts = readFileSync(join(repoRoot, 'src', 'node', 'options.ts'), 'utf8')
+  return opts.includes("'read-mode'") ? null : 'the node has no --read-mode flag'
+}
+
 export function replayCommand(o: RunOptions): string {
-  return `npm run jepsen -- --runs 1 --seconds ${o.seconds} --nemesis ${o.nemeses.join(',')} --offload ${o.offload} --nodes ${o.nodes} --seed ${o.seed}`
+  const lease = o.readMode === 'lease' ? ' --read-mode lease' : ''
+  return `npm run jepsen -- --runs 1 --seconds ${o.seconds} --nemesis ${o.nemeses.join(',')} --offload ${o.offload}${lease} --nodes ${o.nodes} --seed ${o.seed}`
 }
 
 export async function runOnce(o: RunOptions): Promise<RunResult> {
@@ -74,6 +83,13 @@ export async function runOnce(o: RunOptions): Promise<RunResult> {
     const why = offloadUnavailable()
     if (why) result.skipped.push(`offload on: ${why}; ran with offload off`)
     else extra.push('--offload', 'auto')
+  }
+  if (o.readMode === 'lease') {
+    // A lease read is answered without a round to the followers: what pauses, partitions and
+    // clock jumps attack. A harness that cannot ask for it must not report safe-mode runs as lease runs.
+    const why = leaseUnavailable()
+    if (why) throw new Error(`--read-mode lease: ${why}`)
+    extra.push('--read-mode', 'lease')
   }
   if (netnsWhy === null) {
     sweepStale()

@@ -5,7 +5,7 @@ import t from 'tap'
 import type { NemesisKind } from './nemesis.ts'
 import { runOnce } from './run.ts'
 
-// Eleven runs of about half a minute each on a loaded 2-core machine: more than tap's default.
+// Twelve runs of about half a minute each on a loaded 2-core machine: more than tap's default.
 t.setTimeout(Number(process.env['JEPSEN_SMOKE_TIMEOUT_MS'] ?? 1_800_000))
 const seconds = Number(process.env['JEPSEN_SMOKE_SECONDS'] ?? 6)
 const seed = Number(process.env['JEPSEN_SMOKE_SEED'] ?? 1000)
@@ -22,10 +22,14 @@ const mixes: NemesisKind[][] = [
   ['failpoint', 'netem', 'kill'],
   ['kill', 'pause', 'partition', 'netem', 'scale', 'failpoint', 'clock'],
 ]
+// Lease reads (--read-mode lease) under what attacks a lease: stalls, partitions, clock jumps.
+const leaseMixes: NemesisKind[][] = [['pause', 'partition', 'clock']]
 
-mixes.forEach((nemeses, i) => {
-  t.test(`run ${i + 1}: ${nemeses.join(',')}`, async (t) => {
-    const r = await runOnce({ seed: seed + i, seconds, nemeses, offload: 'off', nodes: 3, budgetMs: 5000, log: (l) => t.comment(l) })
+const runs = [...mixes.map((nemeses) => ({ nemeses, readMode: 'safe' as const })), ...leaseMixes.map((nemeses) => ({ nemeses, readMode: 'lease' as const }))]
+
+runs.forEach(({ nemeses, readMode }, i) => {
+  t.test(`run ${i + 1}: ${nemeses.join(',')}${readMode === 'lease' ? ' (lease reads)' : ''}`, async (t) => {
+    const r = await runOnce({ seed: seed + i, seconds, nemeses, offload: 'off', readMode, nodes: 3, budgetMs: 5000, log: (l) => t.comment(l) })
     for (const s of r.skipped) t.comment(`skipped ${s}`)
     t.comment(`${r.ops} ops, ${r.indeterminate} indeterminate, ${r.faults} faults, ${r.histories} histories, ${r.unknown} unknown, checker ${r.checkerMs.toFixed(0)} ms`)
     t.equal(r.error, undefined, 'the run completed')

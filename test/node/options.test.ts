@@ -31,3 +31,10 @@ t.test('--resp-port 0 (RESP off) keeps the default base', async (t) => {
   t.equal(cfg.respPort, 0)
   t.equal(cfg.respPortBase, 6378)
 })
+
+t.test('--read-mode: safe by default, lease on request, anything else a usage error', async (t) => {
+  t.equal(parseNodeArgs(['--id', '1', '--peers', peers], {}).readMode, 'safe')
+  t.equal(parseNodeArgs(['--id', '1', '--peers', peers, '--read-mode', 'lease'], {}).readMode, 'lease')
+  t.equal(parseNodeArgs(['--id', '1', '--peers', peers], { RAFTKV_READ_MODE: 'lease' }).readMode, 'lease', 'or RAFTKV_READ_MODE')
+  t.throws(() => parseNodeArgs(['--id', '1', '--peers', peers, '--read-mode', 'fast'], {}), /--read-mode must be safe or lease, got "fast"/)
+})
