@@ -14,17 +14,12 @@
 // one first (they would depose it before the read is looked at).
 import { connect, type Socket } from 'node:net'
 import t from 'tap'
-import { JCluster } from '../jepsen/cluster.ts'
-import { NetnsLab, netnsUnavailable, sweepStale } from '../jepsen/netns.ts'
+import type { JCluster } from '../jepsen/cluster.ts'
+import { netnsUnavailable } from '../jepsen/netns.ts'
+import { putKv as put, startNetnsCluster } from './fixtures/netns-cluster.ts'
 import { sleep } from './fixtures/helpers.ts'
 
 const why = netnsUnavailable()
-
-async function put(c: JCluster, id: number, key: string, value: string): Promise<number> {
-  const r = await fetch(`${c.url(id)}/kv/${key}`, { method: 'PUT', body: value, signal: AbortSignal.timeout(10_000) })
-  await r.arrayBuffer()
-  return r.status
-}
 
 /** One HTTP/1.1 exchange on an open socket: the status line and the body of the answer. */
 function exchange(sock: Socket, path: string): Promise<{ status: number; body: string }> {
@@ -46,17 +41,7 @@ function exchange(sock: Socket, path: string): Promise<{ status: number; body: s
 }
 
 t.test('a leader resumed after SIGSTOP never serves a lease read from its stale lease', { skip: why ?? false }, async (t) => {
-  sweepStale()
-  const lab = new NetnsLab([1, 2, 3], 'lsst')
-  const c = await JCluster.create(3, 3, lab, ['--read-mode', 'lease', '--request-timeout-ms', '5000', '--cluster-secret', 'lease-stall'])
-  t.teardown(async () => {
-    await c.destroy(false)
-    lab.cleanup()
-  })
-  lab.setup()
-  for (const id of c.ids) c.spawn(id)
-  c.started = true
-  t.ok(await c.waitForLeader(90_000), 'a leader')
+  const { c, lab } = await startNetnsCluster(t, 'lsst', ['--read-mode', 'lease', '--request-timeout-ms', '5000', '--cluster-secret', 'lease-stall'])
   const old = await c.findLeader()
   const others = c.ids.filter((id) => id !== old)
   t.equal(await put(c, old, 'k', 'v1'), 200, `v1 written through leader ${old}`)

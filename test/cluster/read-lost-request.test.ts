@@ -7,8 +7,9 @@
 // the leader (one way), and `ss -K` destroys the follower's sockets to the leader meanwhile.
 import { execFileSync } from 'node:child_process'
 import t from 'tap'
-import { JCluster } from '../jepsen/cluster.ts'
-import { NetnsLab, netnsUnavailable, sweepStale } from '../jepsen/netns.ts'
+import type { JCluster } from '../jepsen/cluster.ts'
+import { netnsUnavailable } from '../jepsen/netns.ts'
+import { putKv as put, startNetnsCluster } from './fixtures/netns-cluster.ts'
 import { sleep } from './fixtures/helpers.ts'
 
 const why = netnsUnavailable()
@@ -24,30 +25,14 @@ async function status(c: JCluster, id: number): Promise<Status | null> {
   return (await c.status(id)) as unknown as Status | null
 }
 
-async function put(c: JCluster, id: number, key: string, value: string): Promise<number> {
-  const r = await fetch(`${c.url(id)}/kv/${key}`, { method: 'PUT', body: value, headers: { 'content-type': 'application/octet-stream' }, signal: AbortSignal.timeout(10_000) })
-  await r.arrayBuffer()
-  return r.status
-}
-
 async function get(c: JCluster, id: number, key: string): Promise<{ status: number; body: string }> {
   const r = await fetch(`${c.url(id)}/kv/${key}`, { signal: AbortSignal.timeout(15_000) })
   return { status: r.status, body: await r.text() }
 }
 
 t.test('a follower read whose ReadIndex request is lost still answers', { skip: why ?? false }, async (t) => {
-  sweepStale()
-  const lab = new NetnsLab([1, 2, 3], 'rdlo')
   // The request timeout is what a lost request used to cost a reader, whole: 5 s here.
-  const c = await JCluster.create(3, 3, lab, ['--request-timeout-ms', '5000', '--cluster-secret', 'read-lost'])
-  t.teardown(async () => {
-    await c.destroy(false)
-    lab.cleanup()
-  })
-  lab.setup()
-  for (const id of c.ids) c.spawn(id)
-  c.started = true
-  t.ok(await c.waitForLeader(90_000), 'a leader')
+  const { c, lab } = await startNetnsCluster(t, 'rdlo', ['--request-timeout-ms', '5000', '--cluster-secret', 'read-lost'])
   const leader = await c.findLeader()
   const [f, other] = c.ids.filter((id) => id !== leader) as [number, number]
   t.equal(await put(c, leader, 'k', 'v1'), 200, 'a write')
