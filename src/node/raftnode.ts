@@ -181,8 +181,9 @@ export class RaftNode {
   /**
    * Delivers as many ticks as wall-clock time says have passed: after a stall (GC, SIGSTOP, a busy
    * loop) the core must learn that time went by, or a leader would trust an expired lease.
-   * The tick timer is not enough on its own: a process resumed after a stall handles the I/O that
-   * piled up (a read, a message) before its timers run, so a read or a message first brings the
+   * The tick timer is not enough on its own: libuv (1.45 on) runs timers after the I/O poll, so a
+   * process waking from a stall without a signal (a paused VM, a starved CPU) handles the I/O that
+   * piled up (a read, a message) before its timers; a read or a message therefore first brings the
    * core's clock up to date here. The offload hook is told before the ticks are delivered (it
    * feeds the kernel's leader contact in first); off the timer, only when a tick is owed.
    */
