@@ -102,18 +102,12 @@ export function resolveRespTemplate(template: string, id: NodeId, portBase: numb
   return parseAddress(s)
 }
 
-// Off unless asked for: one XDP program per interface, so on a shared loopback only the first
-// process of a local cluster could attach, and the others would run a different path silently.
-function offloadMode(v: string | undefined): NodeConfig['offload'] {
-  const m = v ?? 'off'
-  if (m === 'auto' || m === 'native' || m === 'generic' || m === 'off') return m
-  throw new UsageError(`--offload must be auto, native, generic or off, got ${JSON.stringify(v)}`)
-}
-
-function readMode(v: string | undefined): NodeConfig['readMode'] {
-  const m = v ?? 'safe'
-  if (m === 'safe' || m === 'lease') return m
-  throw new UsageError(`--read-mode must be safe or lease, got ${JSON.stringify(v)}`)
+/** One of `allowed`, `def` when absent; anything else is a usage error naming the choices. */
+function choice<T extends string>(flag: string, v: string | undefined, allowed: readonly T[], def: T): T {
+  const m = v ?? def
+  if ((allowed as readonly string[]).includes(m)) return m as T
+  const list = `${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1]!}`
+  throw new UsageError(`--${flag} must be ${list}, got ${JSON.stringify(v)}`)
 }
 
 export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): NodeConfig {
@@ -206,8 +200,10 @@ export function parseNodeArgs(argv: string[], env: NodeJS.ProcessEnv = process.e
     respTemplate,
     requirepass,
     redirect: values.redirect ?? false,
-    offload: offloadMode(values.offload ?? env.RAFTKV_OFFLOAD),
+    // Off unless asked for: one XDP program per interface, so on a shared loopback only the first
+    // process of a local cluster could attach, and the others would run a different path silently.
+    offload: choice('offload', values.offload ?? env.RAFTKV_OFFLOAD, ['auto', 'native', 'generic', 'off'] as const, 'off'),
     offloadIfname: values['offload-ifname'] ?? env.RAFTKV_OFFLOAD_IFNAME ?? null,
-    readMode: readMode(values['read-mode'] ?? env.RAFTKV_READ_MODE),
+    readMode: choice('read-mode', values['read-mode'] ?? env.RAFTKV_READ_MODE, ['safe', 'lease'] as const, 'safe'),
   }
 }

@@ -14,7 +14,7 @@ const clockPreload = fileURLToPath(new URL('./clock-offset.mjs', import.meta.url
  * Where the node sources come from: this tree, or JEPSEN_SRC (e.g. an export of a commit made by
  * scripts in test/jepsen/snapshot.sh) so a run tests a fixed version while the tree is being edited.
  */
-const srcRoot = process.env['JEPSEN_SRC'] ?? repoRoot
+export const srcRoot = process.env['JEPSEN_SRC'] ?? repoRoot
 const nodeCli = process.env['JEPSEN_SRC'] ? join(srcRoot, 'src', 'cli.ts') : cliPath
 
 export interface Endpoint {

@@ -3,12 +3,12 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DEFAULT_OBJECT_PATH } from '../../src/offload/addon.ts'
-import { repoRoot, sleep } from '../cluster/fixtures/helpers.ts'
+import { sleep } from '../cluster/fixtures/helpers.ts'
 import { writeArtifact, type ScheduleEntry } from './artifact.ts'
 import { checkAppendHistory, type AppendAnomaly } from './checker/append-check.ts'
 import { checkRegisterHistory, type KeyResult } from './checker/register-check.ts'
 import { onCleanup } from './cleanup.ts'
-import { JCluster } from './cluster.ts'
+import { JCluster, srcRoot } from './cluster.ts'
 import { ControlServer } from './control.ts'
 import { History } from './history.ts'
 import { healAll, inject, scaleUnavailable, unavailable, type NemesisKind } from './nemesis.ts'
@@ -48,16 +48,20 @@ export interface RunResult {
   liveness?: string
 }
 
+/** Null when the nodes' own sources (JEPSEN_SRC, or this tree) declare `--flag`; else why not. */
+function nodeLacksFlag(flag: string, what: string): string | null {
+  const opts = readFileSync(join(srcRoot, 'src', 'node', 'options.ts'), 'utf8')
+  return new RegExp(`\\b${flag}['"]?\\s*:\\s*\\{\\s*type:`).test(opts) ? null : `${what} (no --${flag} in src/node/options.ts)`
+}
+
 /** Whether the node takes an --offload flag (the kernel fast path wired into the run loop). */
 export function offloadUnavailable(): string | null {
-  const opts = readFileSync(join(repoRoot, 'src', 'node', 'options.ts'), 'utf8')
-  return /\boffload['"]?\s*:\s*\{\s*type:/.test(opts) ? null : 'not wired into the node (no --offload in src/node/options.ts)'
+  return nodeLacksFlag('offload', 'not wired into the node')
 }
 
 /** Whether the node takes --read-mode (lease reads selectable on the command line). */
 export function leaseUnavailable(): string | null {
-  const opts = readFileSync(join(repoRoot, 'src', 'node', 'options.ts'), 'utf8')
-  return opts.includes("'read-mode'") ? null : 'the node has no --read-mode flag'
+  return nodeLacksFlag('read-mode', 'lease reads not selectable')
 }
 
 export function replayCommand(o: RunOptions): string {
