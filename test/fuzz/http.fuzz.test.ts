@@ -48,8 +48,9 @@ const weird: fc.Arbitrary<Req> = fc
     const k = r.rawPath ? r.key.replace(/[^\x21-\x7e]|[/?#%\\]/g, '_') || 'k' : encodeURIComponent(r.key)
     const path = `/kv/${k}${r.query !== undefined ? `?${r.query}` : ''}`
     // Certainly malformed: a PUT with an If-Match that is not "*" or a quoted integer, nothing else
-    // odd (an unsupported Content-Encoding is refused first, with 415).
-    const bad = r.method === 'PUT' && r.ifMatch === 'W/"1"' && r.ifNoneMatch === undefined && r.query === undefined && r.cenc === undefined
+    // odd (an unsupported Content-Encoding, or an empty Content-Type — not a media type — is
+    // refused first, with 415).
+    const bad = r.method === 'PUT' && r.ifMatch === 'W/"1"' && r.ifNoneMatch === undefined && r.query === undefined && r.cenc === undefined && r.ctype !== ''
     const withBody = r.method === 'PUT' || r.method === 'POST' || r.method === 'PATCH'
     return { method: r.method, path, headers, body: withBody && r.body ? Buffer.from(r.body) : null, bad }
   })

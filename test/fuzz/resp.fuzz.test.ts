@@ -7,7 +7,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { Cluster } from '../cluster/fixtures/helpers.ts'
-import { encodeCommand, RespConn, RespError } from '../jepsen/resp-conn.ts'
+import { ConnLost, encodeCommand, RespConn, RespError, type RespValue } from '../jepsen/resp-conn.ts'
 import { exchange, FUZZ_CONCURRENCY, FUZZ_RUNS, FUZZ_SEED, pool, RSS_GROWTH_LIMIT, rssBytes } from './support.ts'
 
 const COMMANDS = [
@@ -76,8 +76,17 @@ t.test('RESP: generated and mutated commands against a live node', async (t) => 
         const expect = `ERR unknown command 'zz${name}', with args beginning with: ${uargs.map((a) => `'${a}' `).join('')}`
         return r instanceof RespError && r.message === expect
       }
-      // QUIT/RESET/HELLO change the connection: fine, but then reconnect.
-      const r = await conn.call([name, ...args], 5000)
+      // QUIT/RESET/HELLO change the connection: fine, but then reconnect. A HELLO 3 that succeeds
+      // switches the connection to RESP3, whose first reply is a map (`%`) this RESP2 client
+      // cannot read: that failure, and only that one, is the right answer.
+      const toResp3 = name.toLowerCase() === 'hello' && args[0]?.toString() === '3'
+      let r: RespValue
+      try {
+        r = await conn.call([name, ...args], 5000)
+      } catch (e) {
+        if (toResp3 && e instanceof ConnLost && e.message.includes('"%"')) return true
+        throw e
+      }
       if (r instanceof RespError && r.message.startsWith('ERR wrong number of arguments')) return r.message === `ERR wrong number of arguments for '${name.toLowerCase()}' command`
       return true
     }),
